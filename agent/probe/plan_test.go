@@ -108,7 +108,7 @@ func (r simResult) meanQPS(from, to time.Duration) float64 {
 	return float64(n) / (to - from).Seconds()
 }
 
-func never(time.Duration) bool { return false }
+func never(time.Duration) bool   { return false }
 func together(int) time.Duration { return 0 }
 
 // TestClusterBudget is the simulation the issue asks for: 10 to 5,000 nodes,
@@ -119,8 +119,8 @@ func TestClusterBudget(t *testing.T) {
 	for _, n := range []int{10, 100, 500, 1000, 2000, 5000} {
 		t.Run(strconv.Itoa(n)+"-nodes", func(t *testing.T) {
 			s := simulation{
-				budget: BudgetOptions{ClusterQPS: qps},
-				nodes:  func(time.Duration) int { return n },
+				budget:  BudgetOptions{ClusterQPS: qps},
+				nodes:   func(time.Duration) int { return n },
 				failing: never, joinAt: together,
 				length: 3 * time.Hour, agents: n, seed: 42,
 			}
@@ -213,8 +213,8 @@ func TestBackoffDuringOutage(t *testing.T) {
 	const n, qps = 1000, 20
 	down := func(at time.Duration) bool { return at >= time.Hour && at < 90*time.Minute }
 	s := simulation{
-		budget: BudgetOptions{ClusterQPS: qps},
-		nodes:  func(time.Duration) int { return n },
+		budget:  BudgetOptions{ClusterQPS: qps},
+		nodes:   func(time.Duration) int { return n },
 		failing: down, joinAt: together, known: n,
 		length: 3 * time.Hour, agents: n, seed: 3,
 	}
@@ -302,4 +302,3 @@ func TestBudgetValidate(t *testing.T) {
 		t.Errorf("bad spec: %v", err)
 	}
 }
-
