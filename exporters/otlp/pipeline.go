@@ -26,19 +26,26 @@ var errShutdownDeadline = errors.New("otlp: shutdown deadline passed")
 type pipeline struct {
 	bsp      sdktrace.SpanProcessor
 	capacity int64
+	log      *slog.Logger
+	endpoint string // redacted, for logs
 
-	held                                    atomic.Int64 // admitted, not yet through the exporter
-	exported, failed, dropped, exportErrors atomic.Uint64
-	stopped, failing                        atomic.Bool
-	log                                     *slog.Logger
-	endpoint                                string // redacted, for logs
-	abort                                   context.Context
-	abortNow                                context.CancelFunc
-	flushMu                                 sync.Mutex // one flush marker in the SDK queue at a time
-	errMu                                   sync.Mutex
-	lastErr                                 error
-	shutdownOnce                            sync.Once
-	shutdownErr                             error
+	held             atomic.Int64  // admitted, not yet through the exporter
+	admitted         atomic.Uint64 // = exported + failed + held
+	exported         atomic.Uint64
+	failed           atomic.Uint64
+	dropped          atomic.Uint64
+	exportErrors     atomic.Uint64
+	stopped, failing atomic.Bool
+
+	abort    context.Context // cancelled when Shutdown's deadline passes
+	abortNow context.CancelFunc
+	flushMu  sync.Mutex // one flush marker in the SDK queue at a time
+
+	errMu   sync.Mutex
+	lastErr error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // newPipeline wraps exp in the SDK's batch processor, sized from c.
@@ -72,6 +79,7 @@ func (p *pipeline) OnEnd(s sdktrace.ReadOnlySpan) {
 		p.dropped.Add(1)
 		return
 	}
+	p.admitted.Add(1)
 	p.bsp.OnEnd(s)
 }
 
@@ -97,15 +105,21 @@ func (p *pipeline) Shutdown(ctx context.Context) error {
 		p.stopped.Store(true)
 		stop := context.AfterFunc(ctx, p.abortNow)
 		defer stop()
-		before := p.failed.Load()
+		failedBefore := p.failed.Load()
 		err := p.bsp.Shutdown(ctx)
-		held, failed := p.held.Load(), p.failed.Load()-before
+		// Not exported during shutdown = still held + failed since it began.
+		// admitted no longer grows; exported no longer grows once exports are
+		// cancelled; so this is exact where held+failed read apart is not.
+		lost := int64(p.admitted.Load()) - int64(p.exported.Load()) - int64(failedBefore)
 		switch {
-		case held > 0 && err != nil:
-			p.shutdownErr = fmt.Errorf("otlp: shutdown: %d spans not exported (%d still queued, %d in failed exports): %w",
-				held+int64(failed), held, failed, err)
-		case failed > 0:
-			p.shutdownErr = fmt.Errorf("otlp: shutdown: %d spans not exported (failed exports): %w", failed, errors.Join(err, p.lastError()))
+		case lost > 0:
+			cause := err
+			if cause == nil {
+				if cause = p.lastError(); cause == nil {
+					cause = errors.New("ended while shutting down")
+				}
+			}
+			p.shutdownErr = fmt.Errorf("otlp: shutdown: %d spans not exported: %w", lost, cause)
 		case err != nil:
 			p.shutdownErr = fmt.Errorf("otlp: shutdown: %w", err)
 		}

@@ -43,7 +43,7 @@ type Provider struct {
 type Stats struct {
 	SpansExported uint64 // accepted by the receiver
 	SpansFailed   uint64 // in an export that failed (receiver down, timeout, rejected)
-	SpansDropped  uint64 // never sent: the queue was full, or ended after Shutdown
+	SpansDropped  uint64 // never sent: the queue was full, or Shutdown had begun
 	ExportErrors  uint64 // failed export calls
 	QueueLength   int    // spans held now: queued, being batched or exported
 	QueueCapacity int    // the bound on QueueLength (Options.MaxQueueSize)
