@@ -75,6 +75,7 @@ type SimServer struct {
 	mu     sync.Mutex
 	rnd    *rand.Rand
 	slow   map[Endpoint]float64 // server-time multipliers
+	fail   *failure             // answer every request with this error
 	rv     int64                // resourceVersion of the Lease
 	lease  coordinationv1.Lease
 	notify chan struct{} // closed and replaced on every renewal
@@ -154,6 +155,23 @@ func (s *SimServer) SetSlowdown(e Endpoint, factor float64) {
 	s.slow[e] = factor
 }
 
+type failure struct {
+	code       int
+	retryAfter time.Duration
+}
+
+// SetFailure makes every request fail with an HTTP status (e.g. 429 or 503)
+// and, if retryAfter > 0, a Retry-After header; code 0 ends it.
+func (s *SimServer) SetFailure(code int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == 0 {
+		s.fail = nil
+		return
+	}
+	s.fail = &failure{code: code, retryAfter: retryAfter}
+}
+
 // Requests is how many requests an endpoint has answered.
 func (s *SimServer) Requests(e Endpoint) int {
 	s.mu.Lock()
@@ -214,6 +232,16 @@ func (s *SimServer) renew(now time.Time) {
 }
 
 func (s *SimServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	f := s.fail
+	s.mu.Unlock()
+	if f != nil {
+		if f.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(f.retryAfter.Seconds())))
+		}
+		s.status(w, f.code, metav1.StatusReasonUnknown, "simulated failure")
+		return
+	}
 	q := r.URL.Query()
 	p := r.URL.Path
 	nodePath := "/api/v1/nodes/" + s.opts.NodeName
@@ -248,14 +276,19 @@ func (s *SimServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		s.replyJSON(w, LeaseGet, list)
 	default:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(metav1.Status{
-			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-			Status:   metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound,
-			Message: fmt.Sprintf("the simulated API server does not serve %s %s", r.Method, p),
-		})
+		s.status(w, http.StatusNotFound, metav1.StatusReasonNotFound,
+			fmt.Sprintf("the simulated API server does not serve %s %s", r.Method, p))
 	}
+}
+
+// status writes a Kubernetes Status error as the API server does.
+func (s *SimServer) status(w http.ResponseWriter, code int, reason metav1.StatusReason, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Reason: reason, Code: int32(code), Message: msg,
+	})
 }
 
 func (s *SimServer) replyJSON(w http.ResponseWriter, e Endpoint, v any) {
