@@ -1,0 +1,6 @@
+package baseline
+
+// DevMult is a temporary tuning knob.
+var DevMult = &devMult
+
+var UseMedian = true

@@ -1,0 +1,429 @@
+// Package eval is the labelled evaluation set of package baseline: a seeded
+// generator of series with known anomaly windows, a scorer reporting
+// precision, recall and detection delay, and a runner that replays a series
+// through a baseline.Detector.
+//
+// The scenarios are latency-like (log-normal noise, daily cycles, spikes,
+// steps, slow drifts, flat stretches, gaps, bursts of samples) and, so that
+// the defaults are checked beyond latency, counts with zeros, percentages,
+// values that go negative, integer timestamps and 5-minute sampling. Every
+// series is a pure function of its scenario and seed.
+package eval
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Span is a labelled anomaly window [Start, End] in Unix nanoseconds: an
+// alert inside it detects it, an alert outside every span is false.
+type Span struct{ Start, End int64 }
+
+// Series is one labelled series.
+type Series struct {
+	Scenario string
+	Seed     uint64
+	// Integer says the timestamps are small integers (1, 2, 3 … read as
+	// Unix seconds), written as such in CSV.
+	Integer bool
+	Times   []int64 // Unix nanoseconds, in order
+	Values  []float64
+	// Anomalies are the true anomaly windows, in order.
+	Anomalies []Span
+	// Shifts are spans where the level changed for good: the alert raised
+	// at their start must resolve by acceptance.
+	Shifts []Span
+}
+
+// Len returns the number of samples.
+func (s *Series) Len() int { return len(s.Times) }
+
+// Scenario is a named family of series.
+type Scenario struct {
+	Name string
+	// Doc says what the scenario checks.
+	Doc string
+	// Latency marks latency-like scenarios (the detector's main job).
+	Latency bool
+	gen     func(g *gen)
+}
+
+// Generate returns the scenario's series for seed.
+func (sc Scenario) Generate(seed uint64) Series {
+	g := &gen{r: rand.New(rand.NewPCG(seed, 0x6b756265_70756c73)), s: Series{Scenario: sc.Name, Seed: seed}}
+	sc.gen(g)
+	return g.s
+}
+
+// Lookup returns the scenario with that name.
+func Lookup(name string) (Scenario, error) {
+	for _, sc := range Scenarios {
+		if sc.Name == name {
+			return sc, nil
+		}
+	}
+	return Scenario{}, fmt.Errorf("no scenario %q", name)
+}
+
+// t0 is the start of every generated series (a Monday, UTC).
+var t0 = time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC).UnixNano()
+
+const (
+	sec  = int64(time.Second)
+	min_ = int64(time.Minute)
+	hour = int64(time.Hour)
+	day  = 24 * hour
+)
+
+type gen struct {
+	r *rand.Rand
+	s Series
+}
+
+func (g *gen) add(t int64, v float64) {
+	g.s.Times = append(g.s.Times, t)
+	g.s.Values = append(g.s.Values, v)
+}
+
+func (g *gen) label(start, end int64) { g.s.Anomalies = append(g.s.Anomalies, Span{start, end}) }
+
+func (g *gen) uniform(lo, hi float64) float64 { return lo + (hi-lo)*g.r.Float64() }
+
+// at returns a time between lo and hi (offsets from t0), on a step grid.
+func (g *gen) at(lo, hi, step int64) int64 {
+	return t0 + (lo+g.r.Int64N(hi-lo))/step*step
+}
+
+// daily returns the log-factor of a daily cycle of amplitude amp (log
+// units) with its peak around phase (fraction of a day).
+func daily(t int64, amp, phase float64) float64 {
+	return amp * math.Sin(2*math.Pi*(float64(t-t0)/float64(day)-phase))
+}
+
+// latency is the common latency model: base × daily cycle × log-normal noise
+// (σ in log units), with rare single-sample outliers (GC pauses, retries)
+// that are not anomalies.
+type latency struct {
+	base, sigma, amp, phase, outlier float64
+}
+
+func (g *gen) latencyModel() latency {
+	return latency{
+		base:    g.uniform(0.005, 0.3),
+		sigma:   g.uniform(0.15, 0.35),
+		amp:     g.uniform(0.05, 0.3),
+		phase:   g.r.Float64(),
+		outlier: 0.002,
+	}
+}
+
+func (g *gen) sample(m latency, t int64, factor float64) float64 {
+	v := m.base * factor * math.Exp(daily(t, m.amp, m.phase)+m.sigma*g.r.NormFloat64())
+	if g.r.Float64() < m.outlier {
+		v *= g.uniform(2, 5)
+	}
+	return v
+}
+
+// Scenarios is the evaluation set.
+var Scenarios = []Scenario{
+	{
+		Name:    "stationary-daily",
+		Doc:     "7 days of 10 s latency, log-normal noise, daily cycle, rare single outliers; no anomaly (false alerts only)",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			for t := t0; t < t0+7*day; t += 10 * sec {
+				g.add(t, g.sample(m, t, 1))
+			}
+		},
+	},
+	{
+		Name:    "step-50",
+		Doc:     "10 s latency, +50 % step in p50 that stays; window 1 h from the step (acceptance: alert within 2 min)",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			m.sigma = g.uniform(0.2, 0.3)
+			step := g.at(8*hour, 20*hour, 10*sec)
+			for t := t0; t < t0+day; t += 10 * sec {
+				f := 1.0
+				if t >= step {
+					f = 1.5
+				}
+				g.add(t, g.sample(m, t, f))
+			}
+			g.label(step, step+hour)
+			g.s.Shifts = append(g.s.Shifts, Span{step, step + hour})
+		},
+	},
+	{
+		Name:    "spike-episodes",
+		Doc:     "10 s latency, three 1–5 min episodes at 4–10×, plus single-sample outliers that are not anomalies",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			m.outlier = 0.004
+			var eps []Span
+			for i := range 3 {
+				s := g.at(int64(i)*7*hour+4*hour, int64(i)*7*hour+10*hour, 10*sec)
+				eps = append(eps, Span{s, s + (1+g.r.Int64N(5))*min_})
+			}
+			f := g.uniform(4, 10)
+			for t := t0; t < t0+day; t += 10 * sec {
+				k := 1.0
+				for _, e := range eps {
+					if t >= e.Start && t < e.End {
+						k = f
+					}
+				}
+				g.add(t, g.sample(m, t, k))
+			}
+			for _, e := range eps {
+				g.label(e.Start, e.End+5*min_)
+			}
+		},
+	},
+	{
+		Name:    "slow-drift",
+		Doc:     "10 s latency ramping to 3× over 4 h, then staying; window is the ramp",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			start := g.at(8*hour, 20*hour, 10*sec)
+			end := start + 4*hour
+			for t := t0; t < t0+2*day; t += 10 * sec {
+				lf := 0.0
+				switch {
+				case t >= end:
+					lf = math.Log(3)
+				case t >= start:
+					lf = math.Log(3) * float64(t-start) / float64(end-start)
+				}
+				g.add(t, g.sample(m, t, math.Exp(lf)))
+			}
+			g.label(start, end)
+		},
+	},
+	{
+		Name:    "flat-then-noise",
+		Doc:     "10 s latency, exactly constant for 8 h (a cached answer), then noisy at the same level, then a 2× step",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			m.amp = 0
+			step := g.at(16*hour, 22*hour, 10*sec)
+			for t := t0; t < t0+day; t += 10 * sec {
+				switch {
+				case t < t0+8*hour:
+					g.add(t, m.base)
+				case t < step:
+					g.add(t, g.sample(m, t, 1))
+				default:
+					g.add(t, g.sample(m, t, 2))
+				}
+			}
+			g.label(step, step+hour)
+			g.s.Shifts = append(g.s.Shifts, Span{step, step + hour})
+		},
+	},
+	{
+		Name:    "gaps",
+		Doc:     "10 s latency with three 1–6 h gaps; after the second it resumes 2× slower",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			var gaps []Span
+			for i := range 3 {
+				s := g.at(int64(i)*14*hour+6*hour, int64(i)*14*hour+10*hour, 10*sec)
+				gaps = append(gaps, Span{s, s + (1+g.r.Int64N(6))*hour})
+			}
+			for t := t0; t < t0+2*day; t += 10 * sec {
+				f := 1.0
+				if t >= gaps[1].End {
+					f = 2
+				}
+				in := false
+				for _, gp := range gaps {
+					in = in || t >= gp.Start && t < gp.End
+				}
+				if !in {
+					g.add(t, g.sample(m, t, f))
+				}
+			}
+			g.label(gaps[1].End, gaps[1].End+hour)
+			g.s.Shifts = append(g.s.Shifts, Span{gaps[1].End, gaps[1].End + hour})
+		},
+	},
+	{
+		Name:    "bursty",
+		Doc:     "request-driven latency: bursts of 5–40 samples within a second, every 5–60 s; a 1.8× step",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			step := g.at(8*hour, 20*hour, sec)
+			for t := t0; t < t0+day; t += (5 + g.r.Int64N(55)) * sec {
+				f := 1.0
+				if t >= step {
+					f = 1.8
+				}
+				n := 5 + g.r.IntN(36)
+				for i := range n {
+					g.add(t+int64(i)*int64(time.Second)/int64(n), g.sample(m, t, f))
+				}
+			}
+			g.label(step, step+hour)
+			g.s.Shifts = append(g.s.Shifts, Span{step, step + hour})
+		},
+	},
+	{
+		Name:    "level-shift-accepted",
+		Doc:     "10 s latency that triples for good after a day: one alert, resolved by acceptance, no more",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			step := g.at(day, day+6*hour, 10*sec)
+			for t := t0; t < t0+3*day; t += 10 * sec {
+				f := 1.0
+				if t >= step {
+					f = 3
+				}
+				g.add(t, g.sample(m, t, f))
+			}
+			g.label(step, step+hour)
+			g.s.Shifts = append(g.s.Shifts, Span{step, step + hour})
+		},
+	},
+	{
+		Name: "counts-zeros",
+		Doc:  "5-minute event counts (Poisson, mean 1.5, daily cycle, many zeros); rate ×5 for 3 h",
+		gen: func(g *gen) {
+			s := g.at(4*day, 12*day, 5*min_)
+			for t := t0; t < t0+14*day; t += 5 * min_ {
+				lam := 1.5 * math.Exp(daily(t, 0.5, 0.3))
+				if t >= s && t < s+3*hour {
+					lam *= 5
+				}
+				g.add(t, float64(poisson(g.r, lam)))
+			}
+			g.label(s, s+3*hour)
+		},
+	},
+	{
+		Name: "cpu-percent",
+		Doc:  "5-minute CPU % (30 ± daily cycle, autocorrelated noise, 0–100); jumps to ~90 % for 2 h",
+		gen: func(g *gen) {
+			s := g.at(4*day, 12*day, 5*min_)
+			ar := 0.0
+			for t := t0; t < t0+14*day; t += 5 * min_ {
+				ar = 0.8*ar + 3*g.r.NormFloat64()
+				v := 30 + 10*math.Sin(2*math.Pi*float64(t-t0)/float64(day)) + ar
+				if t >= s && t < s+2*hour {
+					v = 90 + 3*g.r.NormFloat64()
+				}
+				g.add(t, min(max(v, 0), 100))
+			}
+			g.label(s, s+2*hour)
+		},
+	},
+	{
+		Name: "temperature-negative",
+		Doc:  "5-minute sensor around 0 (daily ±5, noise 1, goes negative); +12 for 4 h",
+		gen: func(g *gen) {
+			s := g.at(4*day, 12*day, 5*min_)
+			ar := 0.0
+			for t := t0; t < t0+14*day; t += 5 * min_ {
+				ar = 0.7*ar + 0.7*g.r.NormFloat64()
+				v := 5*math.Sin(2*math.Pi*float64(t-t0)/float64(day)) + ar
+				if t >= s && t < s+4*hour {
+					v += 12
+				}
+				g.add(t, v)
+			}
+			g.label(s, s+4*hour)
+		},
+	},
+	{
+		Name: "integer-timestamps",
+		Doc:  "timestamps 1, 2, 3 … (Unix seconds), seasonal period 24, four single-point spikes of 6–10 σ and a +5 σ level shift",
+		gen: func(g *gen) {
+			g.s.Integer = true
+			const n = 1500
+			spikes := map[int64]float64{}
+			for i := range 4 {
+				spikes[int64(200+i*250)+g.r.Int64N(150)] = g.uniform(6, 10)
+			}
+			shift := int64(1250 + g.r.Int64N(150))
+			base := g.uniform(50, 500)
+			sd := base * 0.05
+			for i := int64(1); i <= n; i++ {
+				v := base + 3*sd*math.Sin(2*math.Pi*float64(i)/24) + sd*g.r.NormFloat64()
+				if k, ok := spikes[i]; ok {
+					v += k * sd * 3
+				}
+				if i >= shift {
+					v += 5 * sd
+				}
+				g.add(i*sec, v)
+			}
+			for i := int64(1); i <= n; i++ {
+				if _, ok := spikes[i]; ok {
+					g.label(i*sec, (i+3)*sec)
+				}
+				if i == shift {
+					g.label(i*sec, (i+24)*sec)
+				}
+			}
+		},
+	},
+	{
+		Name: "autocorrelated-machine",
+		Doc:  "1-minute machine metric with strongly autocorrelated noise (AR(1), φ = 0.97) and a daily cycle; no anomaly",
+		gen: func(g *gen) {
+			ar := 0.0
+			base := g.uniform(10, 1000)
+			for t := t0; t < t0+7*day; t += min_ {
+				ar = 0.97*ar + 0.03*g.r.NormFloat64()
+				g.add(t, base*math.Exp(daily(t, 0.2, 0.6)+ar))
+			}
+		},
+	},
+	{
+		Name: "traffic-counts",
+		Doc:  "5-minute request counts (~2,000, strong daily and weekly cycle, overdispersed); doubles for 2 h",
+		gen: func(g *gen) {
+			s := g.at(5*day, 12*day, 5*min_)
+			for t := t0; t < t0+14*day; t += 5 * min_ {
+				wd := (t - t0) / day % 7
+				weekly := 1.0
+				if wd >= 5 {
+					weekly = 0.6
+				}
+				lam := 2000 * weekly * math.Exp(daily(t, 0.6, 0.3)) * math.Exp(0.05*g.r.NormFloat64())
+				if t >= s && t < s+2*hour {
+					lam *= 2
+				}
+				g.add(t, float64(poisson(g.r, lam)))
+			}
+			g.label(s, s+2*hour)
+		},
+	},
+}
+
+// poisson draws a Poisson variate (Knuth for small means, a normal
+// approximation for large ones).
+func poisson(r *rand.Rand, lam float64) int {
+	if lam > 50 {
+		return max(0, int(math.Round(lam+math.Sqrt(lam)*r.NormFloat64())))
+	}
+	l, k, p := math.Exp(-lam), 0, 1.0
+	for {
+		p *= r.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
