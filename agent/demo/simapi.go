@@ -79,6 +79,7 @@ type SimServer struct {
 	rv     int64                // resourceVersion of the Lease
 	lease  coordinationv1.Lease
 	notify chan struct{} // closed and replaced on every renewal
+	expire chan struct{} // closed and replaced by ExpireWatches
 	stop   chan struct{}
 	done   sync.WaitGroup
 	counts map[Endpoint]int
@@ -107,6 +108,7 @@ func NewSimServer(o SimOptions) *SimServer {
 		rnd:    rand.New(rand.NewPCG(o.Seed, 0x6b756265)),
 		slow:   map[Endpoint]float64{},
 		notify: make(chan struct{}),
+		expire: make(chan struct{}),
 		stop:   make(chan struct{}),
 		counts: map[Endpoint]int{},
 	}
@@ -170,6 +172,15 @@ func (s *SimServer) SetFailure(code int, retryAfter time.Duration) {
 		return
 	}
 	s.fail = &failure{code: code, retryAfter: retryAfter}
+}
+
+// ExpireWatches ends every open watch with a 410 Gone error event, as a real
+// API server does when a watcher's resourceVersion has been compacted away.
+func (s *SimServer) ExpireWatches() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.expire)
+	s.expire = make(chan struct{})
 }
 
 // Requests is how many requests an endpoint has answered.
@@ -338,6 +349,9 @@ func (s *SimServer) watchLease(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	enc := json.NewEncoder(w)
+	s.mu.Lock()
+	expired := s.expire
+	s.mu.Unlock()
 	for {
 		s.mu.Lock()
 		next := s.notify
@@ -346,6 +360,15 @@ func (s *SimServer) watchLease(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case <-s.stop:
+			return
+		case <-expired:
+			ev := metav1.WatchEvent{Type: "ERROR"}
+			ev.Object.Object = &metav1.Status{
+				TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+				Status:   metav1.StatusFailure, Reason: metav1.StatusReasonExpired, Code: http.StatusGone,
+				Message: "too old resource version",
+			}
+			_ = enc.Encode(&ev)
 			return
 		case <-next:
 		}

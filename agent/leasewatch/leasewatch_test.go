@@ -1,0 +1,105 @@
+package leasewatch
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubepulse/kubepulse/agent/demo"
+)
+
+type recorder struct {
+	mu       sync.Mutex
+	delays   []time.Duration
+	restarts map[string]int
+}
+
+func (r *recorder) snapshot() ([]time.Duration, map[string]int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := map[string]int{}
+	for k, v := range r.restarts {
+		m[k] = v
+	}
+	return append([]time.Duration(nil), r.delays...), m
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatcherMeasuresDeliveryDelay runs against the simulated API server,
+// which renews the Lease every 50 ms and delivers each renewal after a
+// simulated 20 ms (±noise) delay.
+func TestWatcherMeasuresDeliveryDelay(t *testing.T) {
+	sim := demo.NewSimServer(demo.SimOptions{
+		LeaseRenewal: 50 * time.Millisecond, Seed: 3,
+		Latencies: map[demo.Endpoint]demo.Latency{
+			demo.LeaseGet:   {Median: time.Millisecond},
+			demo.LeaseWatch: {Median: 20 * time.Millisecond, Sigma: 0.1},
+		},
+	})
+	defer sim.Close()
+	rec := &recorder{restarts: map[string]int{}}
+	w, err := New(Options{
+		Client: kubernetes.NewForConfigOrDie(sim.RestConfig()),
+		Node:   "demo-node",
+		OnDelay: func(d time.Duration, _ time.Time) {
+			rec.mu.Lock()
+			rec.delays = append(rec.delays, d)
+			rec.mu.Unlock()
+		},
+		OnRestart: func(reason string) {
+			rec.mu.Lock()
+			rec.restarts[reason]++
+			rec.mu.Unlock()
+		},
+		MaxBackoff: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "10 renewals", func() bool { d, _ := rec.snapshot(); return len(d) >= 10 })
+	delays, _ := rec.snapshot()
+	for _, d := range delays {
+		// 20 ms simulated, ±3σ noise, plus loopback and scheduling on a busy machine.
+		if d < 14*time.Millisecond || d > 200*time.Millisecond {
+			t.Errorf("delivery delay %v, want about 20ms", d)
+		}
+	}
+
+	// 410 Gone: the watcher reads the Lease again and keeps measuring.
+	sim.ExpireWatches()
+	waitFor(t, "a relist", func() bool { _, r := rec.snapshot(); return r[ReasonExpired] == 1 })
+	n := len(delays)
+	waitFor(t, "renewals after the relist", func() bool { d, _ := rec.snapshot(); return len(d) >= n+5 })
+	if got := sim.Requests(demo.LeaseGet); got != 2 {
+		t.Errorf("Lease read %d times, want 2 (start + one relist)", got)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := New(Options{Node: "n"}); err == nil {
+		t.Error("no client: want error")
+	}
+	sim := demo.NewSimServer(demo.SimOptions{})
+	defer sim.Close()
+	if _, err := New(Options{Client: kubernetes.NewForConfigOrDie(sim.RestConfig())}); err == nil {
+		t.Error("no node: want error")
+	}
+}
