@@ -147,7 +147,7 @@ func TestQueryFlag(t *testing.T) {
 func TestLabelsKey(t *testing.T) {
 	l := NewLimiter(0)
 	for _, tc := range []struct {
-		method, path, query  string
+		method, path, query string
 		key, span, resource string
 	}{
 		{"GET", "/api/v1/namespaces/a/pods/p", "", "get/pods/resource", "get pods", "pods"},
