@@ -117,8 +117,8 @@ type Detector struct {
 	slow    ewma.Moments // the baseline
 	dev2    float64      // EWMA of (fast − baseline)²
 	fast    float64
-	prev    [2]float64 // the two previous transformed samples
-	fastV   float64 // variance factor of fast: Var(fast) = σ²·fastV for iid samples
+	prev    [2]float64   // the two previous transformed samples
+	fastV   float64      // variance factor of fast: Var(fast) = σ²·fastV for iid samples
 	shadow  ewma.Moments // what normal would be if the episode were accepted
 	shadowN uint32
 	minPos  float64 // smallest positive value seen (log mode clamps to it)
@@ -213,7 +213,7 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	// credit the fast EWMA with no more than a regular series sampled once
 	// per spacing would give it.
 	cf := math.Sqrt(max(d.fastV, p.minFastV))
-	d.z = (d.fast - d.slow.Mean) / d.sdz(cf, fl)
+	d.z = clampZ((d.fast - d.slow.Mean) / d.sdz(cf, fl))
 
 	var ev Event
 	var ok bool
@@ -410,7 +410,7 @@ func (d *Detector) stepDrift(tx float64, t int64, as, cf, fl float64) (Event, bo
 			// Adopt the episode's level; the event reports the new baseline.
 			d.slow = d.shadow
 			d.armed = false
-			d.z = (d.fast - d.slow.Mean) / d.sdz(cf, d.floor())
+			d.z = clampZ((d.fast - d.slow.Mean) / d.sdz(cf, d.floor()))
 			d.score = d.driftScore()
 			return d.resolve(t, true), true
 		}
@@ -577,3 +577,6 @@ func med3(a, b, c float64) float64 {
 	}
 	return max(a, b)
 }
+
+// clampZ keeps z finite (and so every score and checkpoint field).
+func clampZ(z float64) float64 { return min(max(z, -1e9), 1e9) }

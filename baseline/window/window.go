@@ -340,6 +340,12 @@ func (w *Window) SetState(s State) error {
 	return nil
 }
 
+// Layout returns the number of time buckets and of bins.
+func (w *Window) Layout() (buckets, bins int) { return w.nb, w.bins }
+
+// InitialWidth returns the bin width used when the bins are next laid out.
+func (w *Window) InitialWidth() float64 { return w.width0 }
+
 // SetWidth sets the initial bin width, used when the bins are next laid out
 // (at the first sample after the window was empty).
 func (w *Window) SetWidth(width float64) { w.width0 = width }

@@ -45,6 +45,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
+		{"backtest", "replay recorded series through the detector and score every row", runBacktest},
 	}
 }
 

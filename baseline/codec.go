@@ -1,0 +1,314 @@
+package baseline
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/kubepulse/kubepulse/baseline/window"
+)
+
+// stateVersion is the version of the per-key state encoding; a checkpoint
+// with another version is not read (see Restore).
+const stateVersion = 1
+
+// checkpointKind names baseline checkpoints.
+const checkpointKind = "kubepulse/baseline"
+
+// appendEntry encodes one key and its detector. Floats are stored as their
+// IEEE-754 bits, so a restore is exact; window counts are stored sparsely.
+func appendEntry(b []byte, key string, d *Detector) []byte {
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	return d.appendState(b)
+}
+
+func (d *Detector) appendState(b []byte) []byte {
+	le := binary.LittleEndian
+	f := func(v float64) { b = le.AppendUint64(b, math.Float64bits(v)) }
+	f(d.slo)
+	b = le.AppendUint64(b, d.n)
+	b = le.AppendUint32(b, d.nLearn)
+	b = le.AppendUint64(b, uint64(d.last))
+	f(d.spacing.Typical)
+	b = le.AppendUint32(b, d.spacing.N)
+	var flags byte
+	if d.learned {
+		flags |= 1
+	}
+	if d.armed {
+		flags |= 2
+	}
+	b = append(b, d.mode, flags, byte(d.state), byte(d.reason))
+	b = le.AppendUint16(b, d.run)
+	for _, v := range [...]float64{d.slow.Mean, d.slow.Var, d.dev2, d.fast, d.prev[0], d.prev[1], d.fastV, d.shadow.Mean, d.shadow.Var} {
+		f(v)
+	}
+	b = le.AppendUint32(b, d.shadowN)
+	f(d.minPos)
+	b = le.AppendUint64(b, uint64(d.episode))
+	b = le.AppendUint64(b, uint64(d.since))
+	for _, v := range [...]float64{d.value, d.z, d.score, d.cDt, d.cSp, d.cAs, d.cAf} {
+		f(v)
+	}
+	return appendWindow(b, d.win)
+}
+
+func appendWindow(b []byte, w *window.Window) []byte {
+	le := binary.LittleEndian
+	s := w.State()
+	buckets, bins := w.Layout()
+	b = binary.AppendUvarint(b, uint64(buckets))
+	b = binary.AppendUvarint(b, uint64(bins))
+	b = le.AppendUint64(b, math.Float64bits(w.InitialWidth()))
+	b = le.AppendUint64(b, uint64(s.Head))
+	b = binary.AppendUvarint(b, uint64(s.Cur))
+	b = le.AppendUint64(b, math.Float64bits(s.Offset))
+	b = le.AppendUint64(b, math.Float64bits(s.Width))
+	for r := range buckets {
+		row := s.Counts[r*bins : (r+1)*bins]
+		nnz := 0
+		for _, c := range row {
+			if c != 0 {
+				nnz++
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(nnz))
+		last := -1
+		for i, c := range row {
+			if c != 0 {
+				b = binary.AppendUvarint(b, uint64(i-last-1))
+				b = binary.AppendUvarint(b, uint64(c))
+				last = i
+			}
+		}
+	}
+	return b
+}
+
+// errWindowLayout reports a checkpointed window made for another layout; the
+// rest of the state is still usable.
+var errWindowLayout = errors.New("window layout differs from the configuration")
+
+// decodeEntry decodes an entry made by appendEntry into a new detector with
+// parameters p. A window saved with a different layout is dropped (the
+// detector keeps everything else) and reported with errWindowLayout. It
+// never panics, whatever the input.
+func decodeEntry(b []byte, p *params) (key string, d *Detector, err error) {
+	r := dec{b: b}
+	kb := r.bytes(64 << 10)
+	if r.err != nil {
+		return "", nil, r.err
+	}
+	key = string(kb)
+	d = newDetector(p, 0)
+	werr := d.decodeState(&r)
+	if r.err != nil {
+		return "", nil, r.err
+	}
+	if len(r.b) != 0 {
+		return "", nil, fmt.Errorf("%d trailing bytes", len(r.b))
+	}
+	if werr != nil && !errors.Is(werr, errWindowLayout) {
+		return "", nil, werr
+	}
+	return key, d, werr
+}
+
+func (d *Detector) decodeState(r *dec) error {
+	d.slo = r.f64("slo")
+	d.n = r.u64()
+	d.nLearn = r.u32()
+	d.last = int64(r.u64())
+	d.spacing.Typical = r.f64("spacing")
+	d.spacing.N = r.u32()
+	mode, flags, state, reason := r.byte(), r.byte(), r.byte(), r.byte()
+	d.run = r.u16()
+	for _, v := range [...]*float64{&d.slow.Mean, &d.slow.Var, &d.dev2, &d.fast, &d.prev[0], &d.prev[1], &d.fastV, &d.shadow.Mean, &d.shadow.Var} {
+		*v = r.f64("baseline")
+	}
+	d.shadowN = r.u32()
+	d.minPos = r.f64("minPos")
+	d.episode = int64(r.u64())
+	d.since = int64(r.u64())
+	for _, v := range [...]*float64{&d.value, &d.z, &d.score, &d.cDt, &d.cSp, &d.cAs, &d.cAf} {
+		*v = r.f64("status")
+	}
+	if r.err != nil {
+		return r.err
+	}
+	switch {
+	case mode > modeLinear:
+		r.fail(fmt.Sprintf("transform mode %d", mode))
+	case flags&^3 != 0:
+		r.fail(fmt.Sprintf("flags %#x", flags))
+	case State(state) < StateNormal || State(state) > StateFiring:
+		r.fail(fmt.Sprintf("state %d", state))
+	case Reason(reason) > ReasonSLO:
+		r.fail(fmt.Sprintf("reason %d", reason))
+	case d.slo < 0 || d.slow.Var < 0 || d.dev2 < 0 || d.fastV < 0 || d.shadow.Var < 0 || d.spacing.Typical < 0 || d.minPos < 0:
+		r.fail("a negative variance, spacing or SLO")
+	}
+	d.mode, d.learned, d.armed = mode, flags&1 != 0, flags&2 != 0
+	d.state, d.reason = State(state), Reason(reason)
+	if r.err != nil {
+		return r.err
+	}
+	return d.decodeWindow(r)
+}
+
+func (d *Detector) decodeWindow(r *dec) error {
+	buckets, bins := r.uvarint(), r.uvarint()
+	width0 := r.f64("window width")
+	head := int64(r.u64())
+	cur := r.uvarint()
+	offset, width := r.f64("window offset"), r.f64("window width")
+	if r.err != nil {
+		return r.err
+	}
+	if buckets > 1024 || bins > 4096 || width0 < 0 || width < 0 {
+		r.fail(fmt.Sprintf("window of %d buckets × %d bins", buckets, bins))
+		return r.err
+	}
+	counts := make([]uint32, (buckets+1)*bins)
+	var total uint64
+	for row := range buckets {
+		nnz := r.uvarint()
+		if nnz > bins {
+			r.fail(fmt.Sprintf("%d counts in a row of %d bins", nnz, bins))
+			return r.err
+		}
+		i := uint64(0)
+		for k := range nnz {
+			if k > 0 {
+				i++
+			}
+			i += r.uvarint()
+			c := r.uvarint()
+			if r.err != nil {
+				return r.err
+			}
+			if i >= bins || c == 0 || c > math.MaxUint32 {
+				r.fail(fmt.Sprintf("window count %d at bin %d", c, i))
+				return r.err
+			}
+			counts[row*bins+i] = uint32(c)
+			tot := &counts[buckets*bins+i]
+			if uint64(*tot)+c > math.MaxUint32 {
+				r.fail("window total overflows")
+				return r.err
+			}
+			*tot += uint32(c)
+			total += c
+		}
+	}
+	nb, nbins := d.win.Layout()
+	if buckets != uint64(nb) || bins != uint64(nbins) {
+		d.setMode(d.mode) // an empty window with the mode's initial width
+		return errWindowLayout
+	}
+	d.win.SetWidth(width0)
+	return d.win.SetState(window.State{Head: head, Cur: int(min(cur, math.MaxInt32)), Total: total, Offset: offset, Width: width, Counts: counts})
+}
+
+// dec reads the fields appendState writes, recording the first error.
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (r *dec) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("invalid state: %s", what)
+	}
+	r.b = nil
+}
+
+func (r *dec) need(n int, what string) bool {
+	if r.err != nil {
+		return false
+	}
+	if len(r.b) < n {
+		r.fail("truncated at " + what)
+		return false
+	}
+	return true
+}
+
+func (r *dec) byte() byte {
+	if !r.need(1, "a byte") {
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *dec) u16() uint16 {
+	if !r.need(2, "uint16") {
+		return 0
+	}
+	v := binary.LittleEndian.Uint16(r.b)
+	r.b = r.b[2:]
+	return v
+}
+
+func (r *dec) u32() uint32 {
+	if !r.need(4, "uint32") {
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *dec) u64() uint64 {
+	if !r.need(8, "uint64") {
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+// f64 reads a float that must be finite.
+func (r *dec) f64(what string) float64 {
+	v := math.Float64frombits(r.u64())
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		r.fail(what + " is not finite")
+		return 0
+	}
+	return v
+}
+
+func (r *dec) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("truncated at uvarint")
+		return 0
+	}
+	if n > 1 && r.b[n-1] == 0 {
+		r.fail("non-minimal uvarint") // one encoding per state
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *dec) bytes(limit uint64) []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > limit || n > uint64(len(r.b)) {
+		r.fail(fmt.Sprintf("a %d-byte field", n))
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
