@@ -23,7 +23,12 @@ type panelQuery struct {
 func promQueries(p *dashboard.Panel) []panelQuery {
 	var out []panelQuery
 	for _, target := range p.Targets {
-		if q, ok := target.(*prometheus.Dataquery); ok {
+		// Built in memory, targets are values; decoded from JSON, pointers.
+		q, ok := target.(*prometheus.Dataquery)
+		if v, isValue := target.(prometheus.Dataquery); isValue {
+			q, ok = &v, true
+		}
+		if ok {
 			out = append(out, panelQuery{refID: deref(q.RefId), expr: q.Expr, legend: deref(q.LegendFormat), ds: q.Datasource})
 		}
 	}
