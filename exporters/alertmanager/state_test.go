@@ -47,7 +47,7 @@ func TestStoreSchedule(t *testing.T) {
 		{100 * time.Second, resolve(drift, 95*time.Second), false, nil}, // first resolution time is kept
 		{150 * time.Second, nil, false, []string{"KubeAPILatencyDrift 1m25s"}},
 		{(85 + 15*60) * time.Second, nil, false, []string{"KubeAPILatencyDrift 1m25s"}}, // last instant of the window
-		{(85+15*60)*time.Second + 1, nil, false, nil},                                    // forgotten
+		{(85+15*60)*time.Second + 1, nil, false, nil},                                   // forgotten
 	}
 	for _, st := range steps {
 		now := at(st.at)
