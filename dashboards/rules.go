@@ -77,6 +77,7 @@ const (
 	RecCallNodeMedianP99 = "verb_resource_scope:kubepulse_request_duration_seconds:p99_node_median"
 	RecNodeCallToMedian  = "node_verb_resource_scope:kubepulse_request_duration_seconds:p99_to_node_median"
 	RecNodeToMedianMax   = "node:kubepulse_request_duration_seconds:p99_to_node_median_max"
+	RecNodeCallToSLO     = "node_verb_resource_scope:kubepulse_request_duration_seconds:p99_to_slo"
 	RecNodePhaseP99      = "node_verb_resource_phase:kubepulse_request_phase_seconds:p99"
 	RecNodeErrorRatio    = "node_verb_resource:kubepulse_request_errors:ratio_rate5m"
 	RecNodeThrottleMean  = "node:kubepulse_client_ratelimiter_wait_seconds:mean5m"
@@ -94,22 +95,42 @@ var (
 	ruleNode      = []string{"cluster", "node"}
 )
 
-func recordingRules() RuleGroup {
+func recordingRules() []Rule {
 	rec := func(name, expr string) Rule { return Rule{Record: name, Expr: expr} }
 	on := func(labels []string) string { return "on (" + labelList(labels) + ")" }
-	return RuleGroup{Name: "kubepulse.rules", Rules: []Rule{
+	return []Rule{
 		rec(RecNodeCallP99, quantile(0.99, RequestDuration, ruleNodeCall, ruleWindow)),
 		rec(RecCallP99, quantile(0.99, RequestDuration, ruleCall, ruleWindow)),
 		rec(RecCallNodeMedianP99, fmt.Sprintf("quantile by (%s) (0.5, %s)", labelList(ruleCall), RecNodeCallP99)),
 		rec(RecNodeCallToMedian, fmt.Sprintf("%s / %s group_left () %s", RecNodeCallP99, on(ruleCall), RecCallNodeMedianP99)),
 		rec(RecNodeToMedianMax, fmt.Sprintf("max by (%s) (%s)", labelList(ruleNode), RecNodeCallToMedian)),
+		rec(RecNodeCallToSLO, toSLO()),
 		rec(RecNodePhaseP99, quantile(0.99, RequestPhase, ruleNodePhase, ruleWindow)),
 		rec(RecNodeErrorRatio, fmt.Sprintf("%s / (%s > 0)",
 			sumRate(RequestErrors, ruleNodeVR, ruleWindow), sumRate(Requests, ruleNodeVR, ruleWindow))),
 		rec(RecNodeThrottleMean, mean(RateLimiterWait, ruleNode, ruleWindow)),
 		rec(RecServerCallP99, serverQuantile(0.99, ruleCall, ruleWindow)),
 		rec(RecCallGapP99, fmt.Sprintf("%s - %s %s", RecCallP99, on(ruleCall), RecServerCallP99)),
-	}}
+	}
+}
+
+// toSLO is each node's p99 per call divided by the SLO that covers the call
+// (calls no SLO covers, such as watches, are left out).
+func toSLO() string {
+	parts := make([]string, len(SLOs))
+	for i, slo := range SLOs {
+		parts[i] = fmt.Sprintf("%s / %g", sel(RecNodeCallP99, slo.Matchers...), slo.Seconds)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// sloText lists the SLOs for people: "1s for single-object reads, ...".
+func sloText() string {
+	parts := make([]string, len(SLOs))
+	for i, slo := range SLOs {
+		parts[i] = fmt.Sprintf("%gs for %s", slo.Seconds, strings.ToLower(slo.Name[:1])+slo.Name[1:])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // tmplQuery renders a Prometheus template snippet that runs a PromQL query
@@ -153,7 +174,7 @@ const (
 	callText   = `{{ $labels.verb }} {{ $labels.resource }}`
 )
 
-func alertingRules() RuleGroup {
+func alertingRules() []Rule {
 	phase := labelList(ruleNodePhase)
 	drift := alert(AlertLatencyDrift,
 		fmt.Sprintf("(%s / on (%s) max by (%s) (%s) >= %d) and on (%s) (max by (%s) (%s) >= %d)",
@@ -166,15 +187,12 @@ func alertingRules() RuleGroup {
 			` ({{ printf "%.2f" $value }}× baseline, z=`+
 			tmplQuery("max("+sel(AnomalyScore, matchLabels(ruleNodePhase))+")", `printf "%.2f"`, ruleNodePhase...)+")")
 
-	rules := []Rule{drift}
-	for _, slo := range SLOs {
-		expr := fmt.Sprintf("max by (%s) (%s) > %g", labelList(ruleNodeVR), sel(RecNodeCallP99, slo.Matchers...), slo.Seconds)
-		rules = append(rules, alert(AlertLatencySLO, expr, "10m",
+	rules := []Rule{drift,
+		alert(AlertLatencySLO,
+			fmt.Sprintf("max by (%s) (%s) > 1", labelList(ruleNodeVR), RecNodeCallToSLO), "10m",
 			callText+` latency breaches its SLO`+onNodeText,
-			fmt.Sprintf(`p99 {{ $value | humanizeDuration }} vs SLO %gs ({{ printf "%%f / %g" $value | query | first | value | printf "%%.2f" }}× SLO; %s)`,
-				slo.Seconds, slo.Seconds, strings.ToLower(slo.Name[:1])+slo.Name[1:])))
+			`p99 {{ printf "%.2f" $value }}× its SLO (`+sloText()+`)`),
 	}
-
 	rules = append(rules,
 		alert(AlertClientThrottled,
 			fmt.Sprintf("%s > %g", RecNodeThrottleMean, ThrottleMeanSeconds), "10m",
@@ -193,15 +211,20 @@ func alertingRules() RuleGroup {
 			`Kubernetes API unreachable`+onNodeText,
 			`{{ $value }} probes in a row failed; the agent backs off and keeps trying`),
 	)
-	return RuleGroup{Name: "kubepulse.alerts", Rules: rules}
+	return rules
 }
 
 // Rules returns kubepulse's Prometheus rules: recording rules for the
 // per-node p99, its ratio to the median node, phases, error ratios and the
 // client vs API server gap; and the five kubepulse alerts, equivalent in
 // names and labels to the ones the agent sends to Alertmanager.
+//
+// They are one group: Prometheus evaluates a group's rules in order, so the
+// alerts read the recorded series of the same evaluation. (Groups run
+// independently; an alert in another group would see them one evaluation
+// late, or early, at random.)
 func Rules() RuleFile {
-	return RuleFile{Groups: []RuleGroup{recordingRules(), alertingRules()}}
+	return RuleFile{Groups: []RuleGroup{{Name: "kubepulse", Rules: append(recordingRules(), alertingRules()...)}}}
 }
 
 // YAML renders the rule file as Prometheus reads it.

@@ -33,6 +33,9 @@ type Use struct {
 	Created []string // labels label_replace/label_join create
 	// Unfiltered are selectors without a matcher on UnfilteredLabel (see Check).
 	Unfiltered []string
+	// Available are the labels the series it reads can carry (set by Check):
+	// for a recording rule, the labels of the series it records.
+	Available []string
 }
 
 // Parse parses expr and lists what it reads. UnfilteredLabel names a label
@@ -134,6 +137,7 @@ func Check(expr, legend, unfilteredLabel string, known Known) (Use, error) {
 		}
 		allowed = append(allowed, labels...)
 	}
+	u.Available = allowed
 	for _, l := range append(u.Labels, legendLabels(legend)...) {
 		if !slices.Contains(allowed, l) {
 			return u, fmt.Errorf("%q uses label %q, which none of %v carries", expr, l, u.Metrics)

@@ -67,7 +67,7 @@ func ruleUses() ([]Use, error) {
 			}
 			uses = append(uses, u)
 			if r.Record != "" {
-				known[r.Record] = u.Labels
+				known[r.Record] = u.Available
 			}
 		}
 	}
@@ -87,11 +87,11 @@ func TestRuleExpressions(t *testing.T) {
 // The checks above can fail: each bad query is rejected with a reason.
 func TestCheckRejects(t *testing.T) {
 	for expr, want := range map[string]string{
-		`sum(rate(kubepulse_requests_total{cluster="x"}[5m])`:                    "parse",
-		`rate(kubepulse_request_total{cluster="x"}[5m])`:                         "kubepulse_request_total",
-		`sum by (resouce) (rate(kubepulse_requests_total{cluster="x"}[5m]))`:     `"resouce"`,
-		`kubepulse_alerts{cluster="x", phase="server"}`:                          `"phase"`,
-		`rate(kubepulse_requests_total[5m])`:                                     "do not match on cluster",
+		`sum(rate(kubepulse_requests_total{cluster="x"}[5m])`:                "parse",
+		`rate(kubepulse_request_total{cluster="x"}[5m])`:                     "kubepulse_request_total",
+		`sum by (resouce) (rate(kubepulse_requests_total{cluster="x"}[5m]))`: `"resouce"`,
+		`kubepulse_alerts{cluster="x", phase="server"}`:                      `"phase"`,
+		`rate(kubepulse_requests_total[5m])`:                                 "do not match on cluster",
 		`histogram_quantile(0.9, rate(kubepulse_request_duration_seconds_bucket{cluster="x", scope="r"}[5m])) / on (node, verb) kubepulse_anomaly_score{cluster="x"}`: "",
 	} {
 		_, err := Check(expr, "", "cluster", nil)
