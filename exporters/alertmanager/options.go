@@ -244,10 +244,7 @@ func checkHTTPURL(raw string, base bool) error {
 
 // redactURL hides a password written into a URL, even one that does not parse.
 func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		if u.User == nil {
-			return raw
-		}
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		return u.Redacted()
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
