@@ -49,7 +49,7 @@ func (d *Detector) appendState(b []byte) []byte {
 	f(d.minPos)
 	b = le.AppendUint64(b, uint64(d.episode))
 	b = le.AppendUint64(b, uint64(d.since))
-	for _, v := range [...]float64{d.value, d.z, d.score, d.cDt, d.cSp, d.cAs, d.cAf} {
+	for _, v := range [...]float64{d.value, d.z, d.score, d.cDt, d.cSp, d.cAs, d.cAd, d.cAf} {
 		f(v)
 	}
 	return appendWindow(b, d.win)
@@ -132,7 +132,7 @@ func (d *Detector) decodeState(r *dec) error {
 	d.minPos = r.f64("minPos")
 	d.episode = int64(r.u64())
 	d.since = int64(r.u64())
-	for _, v := range [...]*float64{&d.value, &d.z, &d.score, &d.cDt, &d.cSp, &d.cAs, &d.cAf} {
+	for _, v := range [...]*float64{&d.value, &d.z, &d.score, &d.cDt, &d.cSp, &d.cAs, &d.cAd, &d.cAf} {
 		*v = r.f64("status")
 	}
 	if r.err != nil {

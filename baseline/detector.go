@@ -14,11 +14,11 @@ import (
 // deviations away would.
 const huberK = 3
 
-// fastClip bounds how far above or below the fast EWMA a sample may pull it,
-// in baseline standard deviations.
-var fastClip = 3.0
-
-var devMult = 4.0
+// devMemory is the memory of the fast EWMA's spread around the baseline, in
+// slow half-lives: long enough to span a daily cycle's worth of normal
+// excursions, so the spread does not shrink in calm hours and then make an
+// ordinary evening peak look anomalous.
+const devMemory = 4
 
 // Transform modes of a detector.
 const (
@@ -40,7 +40,7 @@ type params struct {
 	minRatio, logRatio float64
 	accept, acceptN    float64
 	relFloor, logFloor float64
-	absFloor           float64
+	absFloor, absCut   float64
 	sloExit            float64
 	minFastV           float64
 	layout             window.Layout
@@ -68,6 +68,7 @@ func newParams(c Config) *params {
 		relFloor:     c.Detector.RelativeStdDevFloor,
 		logFloor:     math.Log1p(c.Detector.RelativeStdDevFloor),
 		absFloor:     c.Detector.AbsoluteStdDevFloor,
+		absCut:       absCut(c.Detector.AbsoluteStdDevFloor, math.Log1p(c.Detector.RelativeStdDevFloor)),
 		sloExit:      c.Detector.SLOExitRatio,
 		minFastV:     minFastV(c.EWMA.FastHalfLifeSamples),
 		layout: window.Layout{
@@ -78,6 +79,18 @@ func newParams(c Config) *params {
 		},
 		logWidth: math.Log1p(2 * c.Window.RelativeAccuracy),
 	}
+}
+
+// absCut is the log-space mean below which the absolute floor exceeds the
+// relative one.
+func absCut(abs, logFloor float64) float64 {
+	switch {
+	case abs <= 0:
+		return math.Inf(-1)
+	case logFloor <= 0:
+		return math.Inf(1)
+	}
+	return math.Log(abs / logFloor)
 }
 
 // minFastV is the variance factor λ/(2−λ) of an EWMA with a half-life of n
@@ -129,7 +142,7 @@ type Detector struct {
 
 	// Cache of the decay weights for the last (gap, spacing) pair: a regular
 	// series computes them once.
-	cDt, cSp, cAs, cAf float64
+	cDt, cSp, cAs, cAd, cAf float64
 }
 
 // NewDetector returns a detector for one series. slo is the SLO prior in the
@@ -165,7 +178,7 @@ func (d *Detector) ObserveUnixNano(x float64, t int64) (Event, bool) {
 }
 
 func (d *Detector) observe(x float64, t int64) (Event, bool) {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
+	if x-x != 0 { // NaN or ±Inf
 		return Event{}, false
 	}
 	p := d.p
@@ -182,7 +195,7 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	tx := d.transform(x)
 	d.win.Add(tx, t)
 
-	as, af := d.weights(dt)
+	as, ad, af := d.weights(dt)
 	fl := d.floor()
 	learning := !d.learned
 	if learning {
@@ -190,21 +203,15 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 			d.nLearn++
 		}
 		w := 1 / float64(d.nLearn)
-		as, af = max(as, w), max(af, w)
+		as, ad, af = fmax(as, w), fmax(ad, w), fmax(af, w)
 	}
+	// The fast EWMA follows the median of the last three samples: a lone
+	// spike never reaches it, a shift does one sample later.
 	fin := tx
-	if UseMedian {
-		// The fast EWMA follows the median of the last three samples: a lone
-		// spike never reaches it, a shift does one sample later.
+	if d.learned || d.nLearn >= 3 {
 		fin = med3(tx, d.prev[0], d.prev[1])
-		if d.nLearn < 3 && !d.learned {
-			fin = tx
-		}
-		d.prev[1], d.prev[0] = d.prev[0], tx
-	} else if d.learned {
-		lim := fastClip * max(d.slow.StdDev(), fl)
-		fin = min(max(tx, d.fast-lim), d.fast+lim)
 	}
+	d.prev[1], d.prev[0] = d.prev[0], tx
 	d.fast += af * (fin - d.fast)
 	// Σwᵢ² of the fast EWMA's weights: exact for any spacing of samples,
 	// α/(2−α) (the EWMA chart factor squared) for regular ones.
@@ -212,22 +219,24 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	// Samples that come in bursts are not independent looks at the series:
 	// credit the fast EWMA with no more than a regular series sampled once
 	// per spacing would give it.
-	cf := math.Sqrt(max(d.fastV, p.minFastV))
-	d.z = clampZ((d.fast - d.slow.Mean) / d.sdz(cf, fl))
+	cf := math.Sqrt(fmax(d.fastV, p.minFastV))
+	sd := fmax(d.slow.StdDev(), fl)
+	sz := d.sdz(sd, cf)
+	d.z = clampZ((d.fast - d.slow.Mean) / sz)
 
 	var ev Event
 	var ok bool
 	switch {
 	case d.slo > 0 && (learning || d.reason == ReasonSLO && d.state != StateNormal):
 		d.score = d.sloScore()
-		ev, ok = d.stepSLO(t)
-		d.learn(tx, as, cf, fl)
+		ok = d.stepSLO(t, &ev)
+		d.learn(tx, as, ad, sd, sz)
 	case learning:
 		d.score = 0
-		d.learn(tx, as, cf, fl)
+		d.learn(tx, as, ad, sd, sz)
 	default:
 		d.score = d.driftScore()
-		ev, ok = d.stepDrift(tx, t, as, cf, fl)
+		ok = d.stepDrift(tx, t, as, ad, sd, sz, cf, &ev)
 	}
 	if learning && d.nLearn >= p.minSamples {
 		d.learned = true
@@ -259,9 +268,9 @@ func (d *Detector) transform(x float64) float64 {
 		if x < d.minPos || d.minPos == 0 {
 			d.minPos = x
 		}
-		return math.Log(x)
+		return ewma.Log(x)
 	}
-	return math.Log(max(d.minPos, math.SmallestNonzeroFloat64))
+	return ewma.Log(fmax(d.minPos, math.SmallestNonzeroFloat64))
 }
 
 func (d *Detector) setMode(m uint8) {
@@ -287,21 +296,21 @@ func (d *Detector) restart() {
 // the previous one. Half-lives are at least a number of typical spacings, and a gap counts for
 // at most maxGap spacings (at least an eighth of one, so duplicate
 // timestamps still count a little).
-func (d *Detector) weights(dt float64) (as, af float64) {
+func (d *Detector) weights(dt float64) (as, ad, af float64) {
 	sp := d.spacing.Typical
 	if dt == d.cDt && sp == d.cSp && d.n > 2 {
-		return d.cAs, d.cAf
+		return d.cAs, d.cAd, d.cAf
 	}
 	p := d.p
-	dtc := max(dt, 0)
+	dtc := fmax(dt, 0)
 	if sp > 0 {
-		dtc = min(max(dtc, sp/8), p.maxGap*sp)
+		dtc = fmin(fmax(dtc, sp/8), p.maxGap*sp)
 	}
-	hs := max(p.halfLife, p.hlN*sp)
-	hf := max(p.fastHalfLife, p.fhlN*sp)
-	as, af = ewma.Alpha(dtc, hs), ewma.Alpha(dtc, hf)
-	d.cDt, d.cSp, d.cAs, d.cAf = dt, sp, as, af
-	return as, af
+	hs := fmax(p.halfLife, p.hlN*sp)
+	hf := fmax(p.fastHalfLife, p.fhlN*sp)
+	as, ad, af = ewma.Alpha(dtc, hs), ewma.Alpha(dtc, devMemory*hs), ewma.Alpha(dtc, hf)
+	d.cDt, d.cSp, d.cAs, d.cAd, d.cAf = dt, sp, as, ad, af
+	return as, ad, af
 }
 
 // floor is the least standard deviation assumed, in the learned space.
@@ -309,22 +318,21 @@ func (d *Detector) floor() float64 {
 	p := d.p
 	if d.mode == modeLog {
 		f := p.logFloor
-		if p.absFloor > 0 {
-			// absFloor/exp(mean), only computed when it could matter.
-			if m := -d.slow.Mean; m > -700 && m < 700 {
-				f = max(f, p.absFloor*math.Exp(m))
-			}
+		// absFloor/exp(mean) in log units, only computed where it can
+		// exceed the relative floor (mean below ln(absFloor/logFloor)).
+		if m := d.slow.Mean; m < p.absCut && m > -700 {
+			f = fmax(f, p.absFloor*math.Exp(-m))
 		}
 		return f
 	}
-	return max(p.relFloor*math.Abs(d.slow.Mean), p.absFloor)
+	return fmax(p.relFloor*math.Abs(d.slow.Mean), p.absFloor)
 }
 
 // sdz is the standard deviation of the fast EWMA around the baseline: the
 // larger of its measured spread (which includes autocorrelation) and what
 // independent samples with the baseline's (floored) spread would give.
-func (d *Detector) sdz(cf, fl float64) float64 {
-	s := max(d.slow.StdDev(), fl) * cf
+func (d *Detector) sdz(sd, cf float64) float64 {
+	s := sd * cf
 	if v := math.Sqrt(d.dev2); v > s {
 		s = v
 	}
@@ -336,23 +344,21 @@ func (d *Detector) sdz(cf, fl float64) float64 {
 
 // learn folds tx into the slow baseline and the fast spread, clipping the
 // residuals (Huber) so that one outlier cannot move them far.
-func (d *Detector) learn(tx, as, cf, fl float64) {
+// sd is the floored baseline deviation and sz the current sdz.
+func (d *Detector) learn(tx, as, ad, sd, sz float64) {
 	if d.nLearn > 8 || d.learned {
-		lim := huberK * max(d.slow.StdDev(), fl)
-		tx = min(max(tx, d.slow.Mean-lim), d.slow.Mean+lim)
+		lim := huberK * sd
+		tx = fmin(fmax(tx, d.slow.Mean-lim), d.slow.Mean+lim)
 	}
 	d.slow.Add(tx, as)
 	dev := d.fast - d.slow.Mean
 	if d.learned {
-		if lim := d.p.enterZ * d.sdz(cf, fl); math.Abs(dev) > lim {
+		if lim := d.p.enterZ * sz; math.Abs(dev) > lim {
 			dev = math.Copysign(lim, dev)
 		}
+		as = ad
 	}
-	ad := as
-	if d.learned {
-		ad = 1 - math.Pow(1-as, 1/devMult)
-	}
-	d.dev2 += ad * (dev*dev - d.dev2)
+	d.dev2 += as * (dev*dev - d.dev2)
 }
 
 // hot reports whether the current level counts towards firing.
@@ -367,7 +373,7 @@ func (d *Detector) hot() bool {
 	return diff >= (d.p.minRatio-1)*math.Abs(d.slow.Mean)
 }
 
-func (d *Detector) stepDrift(tx float64, t int64, as, cf, fl float64) (Event, bool) {
+func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, ev *Event) bool {
 	p := d.p
 	switch d.state {
 	case StateNormal:
@@ -375,25 +381,27 @@ func (d *Detector) stepDrift(tx float64, t int64, as, cf, fl float64) (Event, bo
 			d.armed = true
 		}
 		if !d.armed || !d.hot() {
-			d.learn(tx, as, cf, fl)
-			return Event{}, false
+			d.learn(tx, as, ad, sd, sz)
+			return false
 		}
 		d.reason, d.episode, d.run = ReasonDrift, t, 1
 		d.shadow.Reset(tx, d.slow.Var)
 		d.shadowN = 1
 		if p.enterN <= 1 {
-			return d.fire(t), true
+			d.fire(t, ev)
+			return true
 		}
 		d.state = StatePending
 	case StatePending:
 		d.learnShadow(tx, as)
 		if !d.hot() {
 			d.state, d.reason, d.run = StateNormal, 0, 0
-			d.learn(tx, as, cf, fl)
-			return Event{}, false
+			d.learn(tx, as, ad, sd, sz)
+			return false
 		}
 		if d.run++; d.run >= p.enterN {
-			return d.fire(t), true
+			d.fire(t, ev)
+			return true
 		}
 	case StateFiring:
 		d.learnShadow(tx, as)
@@ -403,19 +411,21 @@ func (d *Detector) stepDrift(tx float64, t int64, as, cf, fl float64) (Event, bo
 			d.run = 0
 		}
 		if d.run >= p.exitN {
-			return d.resolve(t, false), true
+			d.resolve(t, false, ev)
+			return true
 		}
 		sp := d.spacing.Typical
-		if float64(t-d.episode)*1e-9 >= max(p.accept, p.acceptN*sp) && d.shadowN >= 2 {
+		if float64(t-d.episode)*1e-9 >= fmax(p.accept, p.acceptN*sp) && d.shadowN >= 2 {
 			// Adopt the episode's level; the event reports the new baseline.
 			d.slow = d.shadow
 			d.armed = false
-			d.z = clampZ((d.fast - d.slow.Mean) / d.sdz(cf, d.floor()))
+			d.z = clampZ((d.fast - d.slow.Mean) / d.sdz(fmax(d.slow.StdDev(), d.floor()), cf))
 			d.score = d.driftScore()
-			return d.resolve(t, true), true
+			d.resolve(t, true, ev)
+			return true
 		}
 	}
-	return Event{}, false
+	return false
 }
 
 // learnShadow feeds the episode's own baseline: an equal-weight mean of the
@@ -425,29 +435,31 @@ func (d *Detector) learnShadow(tx, as float64) {
 	if d.shadowN < math.MaxUint32 {
 		d.shadowN++
 	}
-	d.shadow.Add(tx, max(as, 1/float64(d.shadowN)))
+	d.shadow.Add(tx, fmax(as, 1/float64(d.shadowN)))
 }
 
-func (d *Detector) stepSLO(t int64) (Event, bool) {
+func (d *Detector) stepSLO(t int64, ev *Event) bool {
 	p := d.p
 	cur := d.valueOf(d.fast)
 	switch d.state {
 	case StateNormal:
 		if cur < d.slo {
-			return Event{}, false
+			return false
 		}
 		d.reason, d.episode, d.run = ReasonSLO, t, 1
 		if p.enterN <= 1 {
-			return d.fire(t), true
+			d.fire(t, ev)
+			return true
 		}
 		d.state = StatePending
 	case StatePending:
 		if cur < d.slo {
 			d.state, d.reason, d.run = StateNormal, 0, 0
-			return Event{}, false
+			return false
 		}
 		if d.run++; d.run >= p.enterN {
-			return d.fire(t), true
+			d.fire(t, ev)
+			return true
 		}
 	case StateFiring:
 		if cur <= d.slo*p.sloExit {
@@ -456,23 +468,23 @@ func (d *Detector) stepSLO(t int64) (Event, bool) {
 			d.run = 0
 		}
 		if d.run >= p.exitN {
-			return d.resolve(t, false), true
+			d.resolve(t, false, ev)
+			return true
 		}
 	}
-	return Event{}, false
+	return false
 }
 
-func (d *Detector) fire(t int64) Event {
+func (d *Detector) fire(t int64, ev *Event) {
 	d.state, d.since, d.run = StateFiring, t, 0
-	return d.event(KindFiring, t)
+	d.event(KindFiring, t, ev)
 }
 
-func (d *Detector) resolve(t int64, accepted bool) Event {
-	ev := d.event(KindResolved, t)
+func (d *Detector) resolve(t int64, accepted bool, ev *Event) {
+	d.event(KindResolved, t, ev)
 	ev.FiringSince = time.Unix(0, d.since).UTC()
 	ev.Accepted = accepted
 	d.state, d.reason, d.run, d.shadowN = StateNormal, 0, 0, 0
-	return ev
 }
 
 // driftScore maps z to [0, 1): 0 for z ≤ 0, z²/(z²+enterZ²) above, so the
@@ -508,9 +520,9 @@ func (d *Detector) valueOf(t float64) float64 {
 	return t
 }
 
-func (d *Detector) event(kind Kind, t int64) Event {
+func (d *Detector) event(kind Kind, t int64, ev *Event) {
 	mean, sd := d.baseline()
-	return Event{
+	*ev = Event{
 		Kind:           kind,
 		Reason:         d.reason,
 		At:             time.Unix(0, t).UTC(),
@@ -575,8 +587,32 @@ func med3(a, b, c float64) float64 {
 	if b > c {
 		b = c
 	}
-	return max(a, b)
+	return fmax(a, b)
+}
+
+// fmax and fmin are max and min for values known not to be NaN, without
+// the builtins' NaN and signed-zero handling (a hot path).
+func fmax(a, b float64) float64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func fmin(a, b float64) float64 {
+	if a < b {
+		return a
+	}
+	return b
 }
 
 // clampZ keeps z finite (and so every score and checkpoint field).
-func clampZ(z float64) float64 { return min(max(z, -1e9), 1e9) }
+func clampZ(z float64) float64 {
+	if z > 1e9 {
+		return 1e9
+	}
+	if z < -1e9 {
+		return -1e9
+	}
+	return z
+}

