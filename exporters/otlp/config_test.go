@@ -11,7 +11,7 @@ import (
 
 // cleanEnv unsets every OTEL_* variable for the test (t.Setenv restores them),
 // so that the machine's environment cannot change a result.
-func cleanEnv(t *testing.T) {
+func cleanEnv(t testing.TB) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "OTEL_") {
@@ -20,7 +20,7 @@ func cleanEnv(t *testing.T) {
 	}
 }
 
-func setEnv(t *testing.T, env map[string]string) {
+func setEnv(t testing.TB, env map[string]string) {
 	t.Helper()
 	for k, v := range env {
 		t.Setenv(k, v)

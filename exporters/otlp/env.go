@@ -77,7 +77,11 @@ func parseEndpoint(name, v string) (*url.URL, error) {
 		return nil, settingError(name, "%s: not a URL: want http(s)://host:port", showURL(v))
 	}
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
-		return nil, settingError(name, "%s: want a URL with scheme http or https, like http://%s", showURL(v), strings.TrimPrefix(v, "//"))
+		like := "http://collector:4318"
+		if !strings.ContainsAny(v, "@/?#") {
+			like = "http://" + v // the common mistake: host:port without scheme
+		}
+		return nil, settingError(name, "%s: want a URL with scheme http or https, like %s", showURL(v), like)
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return nil, settingError(name, "%s: want a URL with a host, like http://collector:4318", showURL(v))
@@ -93,10 +97,10 @@ func parseEndpoint(name, v string) (*url.URL, error) {
 	return u, nil
 }
 
-// showURL quotes an endpoint for an error message or log without the
-// user:password part a URL may carry.
+// showURL quotes an endpoint for an error message without the user:password
+// part a URL may carry (up to the last "@": hiding too much is safe).
 func showURL(v string) string {
-	if i := strings.Index(v, "@"); i >= 0 {
+	if i := strings.LastIndex(v, "@"); i >= 0 {
 		scheme, _, ok := strings.Cut(v[:i], "//")
 		if ok {
 			return strconv.Quote(scheme + "//xxxxx" + v[i:])

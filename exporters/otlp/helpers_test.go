@@ -85,6 +85,19 @@ type failing struct {
 	mu    sync.Mutex
 	n     int
 	spans int
+	calls int
+}
+
+func (f *failing) set(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n = n
+}
+
+func (f *failing) stats() (calls, spans int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.spans
 }
 
 var errReceiverDown = errors.New("connection refused")
@@ -92,6 +105,7 @@ var errReceiverDown = errors.New("connection refused")
 func (f *failing) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
 	if f.n != 0 {
 		f.n--
 		return errReceiverDown

@@ -7,12 +7,25 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // errShutdownDeadline cancels exports still running when Shutdown's context ends.
 var errShutdownDeadline = errors.New("otlp: shutdown deadline passed")
+
+// After a failed export the next attempt waits minExportPause, doubling per
+// failure up to maxExportPause. Meanwhile the batch in hand is held, the queue
+// fills and new spans are dropped at admission, which costs a request almost
+// nothing; without the pause, a receiver that refuses connections at once
+// (OTLP/HTTP does not retry those) would have every span encoded and sent in
+// vain, competing with requests for CPU. maxExportPause bounds how late spans
+// resume after the receiver returns.
+const (
+	minExportPause = 500 * time.Millisecond
+	maxExportPause = 5 * time.Second
+)
 
 // pipeline is the bounded, counted path of a span: OnEnd → the SDK's
 // BatchSpanProcessor → exporter.
@@ -36,7 +49,13 @@ type pipeline struct {
 	dropped          atomic.Uint64
 	exportErrors     atomic.Uint64
 	stopped, failing atomic.Bool
+	flushing         atomic.Bool // ForceFlush running: export now, no pause
 
+	pauseMu    sync.Mutex
+	pauseUntil time.Time     // no export attempt before this while failing
+	pauseFor   time.Duration // grows per failed export up to maxExportPause
+
+	stopping chan struct{}   // closed when Shutdown begins: end any pause
 	abort    context.Context // cancelled when Shutdown's deadline passes
 	abortNow context.CancelFunc
 	flushMu  sync.Mutex // one flush marker in the SDK queue at a time
@@ -50,7 +69,7 @@ type pipeline struct {
 
 // newPipeline wraps exp in the SDK's batch processor, sized from c.
 func newPipeline(exp sdktrace.SpanExporter, c *config, log *slog.Logger, endpoint string) *pipeline {
-	p := &pipeline{capacity: int64(c.queueSize), log: log, endpoint: endpoint}
+	p := &pipeline{capacity: int64(c.queueSize), log: log, endpoint: endpoint, stopping: make(chan struct{})}
 	p.abort, p.abortNow = context.WithCancel(context.Background())
 	p.bsp = sdktrace.NewBatchSpanProcessor(&countingExporter{p: p, next: exp},
 		sdktrace.WithMaxQueueSize(c.queueSize+1),
@@ -87,6 +106,8 @@ func (p *pipeline) OnEnd(s sdktrace.ReadOnlySpan) {
 func (p *pipeline) ForceFlush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
+	p.flushing.Store(true)
+	defer p.flushing.Store(false)
 	before := p.failed.Load()
 	if err := p.bsp.ForceFlush(ctx); err != nil {
 		return fmt.Errorf("otlp: flush: %w", err)
@@ -103,10 +124,12 @@ func (p *pipeline) ForceFlush(ctx context.Context) error {
 func (p *pipeline) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
 		p.stopped.Store(true)
-		stop := context.AfterFunc(ctx, p.abortNow)
-		defer stop()
+		close(p.stopping)
 		failedBefore := p.failed.Load()
-		err := p.bsp.Shutdown(ctx)
+		err := p.bsp.Shutdown(ctx) // returns when ctx ends, even mid-export
+		if ctx.Err() != nil {
+			p.abortNow() // cancel the export in flight; the rest then fail at once
+		}
 		// Not exported during shutdown = still held + failed since it began.
 		// admitted no longer grows; exported no longer grows once exports are
 		// cancelled; so this is exact where held+failed read apart is not.
@@ -136,6 +159,10 @@ func (p *pipeline) lastError() error {
 // exportFailed counts a failed export; the first failure of an outage is
 // logged, the rest only counted (the receiver may be down for hours).
 func (p *pipeline) exportFailed(n int, err error) {
+	p.pauseMu.Lock()
+	p.pauseFor = min(max(2*p.pauseFor, minExportPause), maxExportPause)
+	p.pauseUntil = time.Now().Add(p.pauseFor)
+	p.pauseMu.Unlock()
 	p.failed.Add(uint64(n))
 	p.exportErrors.Add(1)
 	p.errMu.Lock()
@@ -148,10 +175,39 @@ func (p *pipeline) exportFailed(n int, err error) {
 }
 
 func (p *pipeline) exportSucceeded(n int) {
+	p.pauseMu.Lock()
+	p.pauseFor, p.pauseUntil = 0, time.Time{}
+	p.pauseMu.Unlock()
 	p.exported.Add(uint64(n))
 	if p.failing.CompareAndSwap(true, false) {
 		p.log.Info("OTLP trace export recovered", "endpoint", p.endpoint,
 			"spans_failed_total", p.failed.Load(), "spans_dropped_total", p.dropped.Load())
+	}
+}
+
+// pause waits until the next export attempt is due after failures. Shutdown
+// and ForceFlush try at once.
+func (p *pipeline) pause(ctx context.Context) error {
+	if p.stopped.Load() || p.flushing.Load() {
+		return nil
+	}
+	p.pauseMu.Lock()
+	d := time.Until(p.pauseUntil)
+	p.pauseMu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-p.stopping:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-p.abort.Done():
+		return errShutdownDeadline
 	}
 }
 
@@ -166,6 +222,11 @@ type countingExporter struct {
 // not returned: the SDK would hand it to the global OTel error handler,
 // which by default logs every failed batch.
 func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := e.p.pause(ctx); err != nil {
+		e.p.held.Add(-int64(len(spans)))
+		e.p.exportFailed(len(spans), err)
+		return nil
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(e.p.abort, func() { cancel(errShutdownDeadline) })
 	err := e.next.ExportSpans(ctx, spans)

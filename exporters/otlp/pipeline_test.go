@@ -192,9 +192,7 @@ func TestLogOncePerOutage(t *testing.T) {
 	}
 	flush(false)
 	flush(false)
-	f.mu.Lock()
-	f.n = 2 // second outage
-	f.mu.Unlock()
+	f.set(2) // second outage
 	flush(true)
 	flush(true)
 	flush(false)
@@ -208,6 +206,48 @@ func TestLogOncePerOutage(t *testing.T) {
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// While the receiver is down, exports pause (500 ms doubling to 5 s) instead
+// of encoding every span in vain; the queue fills and new spans are dropped
+// at admission. Spans flow again within the pause after it returns.
+func TestPausesWhileReceiverDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &failing{n: -1}
+		p := newTestProvider(t, Options{Exporter: f, MaxQueueSize: 100, MaxExportBatchSize: 10, BatchTimeout: 100 * time.Millisecond})
+		for range 600 { // 60 s of 100 spans/s
+			endSpans(p.TracerProvider(), 10)
+			time.Sleep(100 * time.Millisecond)
+		}
+		calls, _ := f.stats()
+		// Pauses 0.5+1+2+4 s, then every 5 s: 15 attempts in 60 s.
+		// Without them: one per 10 spans, 600.
+		if calls < 12 || calls > 16 {
+			t.Errorf("%d export attempts in 60 s down, want about 15", calls)
+		}
+		st := p.Stats()
+		if st.SpansFailed+st.SpansDropped+uint64(st.QueueLength) != 6000 || st.SpansDropped < 5000 ||
+			st.QueueLength != 100 || st.ExportErrors != uint64(calls) {
+			t.Errorf("stats = %+v after %d failed attempts", st, calls)
+		}
+
+		f.set(0) // the receiver is back
+		start := time.Now()
+		for time.Since(start) < 6*time.Second {
+			endSpans(p.TracerProvider(), 10)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if _, spans := f.stats(); spans < 100 {
+			t.Errorf("%d spans exported within 6 s of the receiver's return, want the queue and more", spans)
+		}
+		if err := p.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		st = p.Stats()
+		if st.SpansExported+st.SpansFailed+st.SpansDropped != 6600 || st.QueueLength != 0 {
+			t.Errorf("stats = %+v: every one of 6600 spans must be counted once", st)
+		}
+	})
 }
 
 // Unsampled spans are neither exported nor counted.
