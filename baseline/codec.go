@@ -42,7 +42,7 @@ func (d *Detector) appendState(b []byte) []byte {
 	}
 	b = append(b, d.mode, flags, byte(d.state), byte(d.reason))
 	b = le.AppendUint16(b, d.run)
-	for _, v := range [...]float64{d.slow.Mean, d.slow.Var, d.dev2, d.fast, d.prev[0], d.prev[1], d.fastV, d.shadow.Mean, d.shadow.Var} {
+	for _, v := range [...]float64{d.slow.Mean, d.slow.Var, d.trend, d.dev2, d.fast, d.prev[0], d.prev[1], d.fastV, d.shadow.Mean, d.shadow.Var} {
 		f(v)
 	}
 	b = le.AppendUint32(b, d.shadowN)
@@ -125,7 +125,7 @@ func (d *Detector) decodeState(r *dec) error {
 	d.spacing.N = r.u32()
 	mode, flags, state, reason := r.byte(), r.byte(), r.byte(), r.byte()
 	d.run = r.u16()
-	for _, v := range [...]*float64{&d.slow.Mean, &d.slow.Var, &d.dev2, &d.fast, &d.prev[0], &d.prev[1], &d.fastV, &d.shadow.Mean, &d.shadow.Var} {
+	for _, v := range [...]*float64{&d.slow.Mean, &d.slow.Var, &d.trend, &d.dev2, &d.fast, &d.prev[0], &d.prev[1], &d.fastV, &d.shadow.Mean, &d.shadow.Var} {
 		*v = r.f64("baseline")
 	}
 	d.shadowN = r.u32()

@@ -128,6 +128,7 @@ type Detector struct {
 	run     uint16 // consecutive samples towards the next transition
 
 	slow    ewma.Moments // the baseline
+	trend   float64      // EWMA of slow.Mean: 2·slow.Mean − trend has no lag on a ramp
 	dev2    float64      // EWMA of (fast − baseline)²
 	fast    float64
 	prev    [2]float64   // the two previous transformed samples
@@ -211,6 +212,10 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	if d.learned || d.nLearn >= 3 {
 		fin = med3(tx, d.prev[0], d.prev[1])
 	}
+	// A value repeated exactly comes from a stuck or cached source: it
+	// says nothing about the spread, which is then left as it was (so a
+	// flat stretch does not make the return of ordinary noise an alert).
+	repeat := d.n > 1 && tx == d.prev[0]
 	d.prev[1], d.prev[0] = d.prev[0], tx
 	d.fast += af * (fin - d.fast)
 	// Σwᵢ² of the fast EWMA's weights: exact for any spacing of samples,
@@ -222,7 +227,7 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	cf := math.Sqrt(fmax(d.fastV, p.minFastV))
 	sd := fmax(d.slow.StdDev(), fl)
 	sz := d.sdz(sd, cf)
-	d.z = clampZ((d.fast - d.slow.Mean) / sz)
+	d.z = clampZ((d.fast - d.ref()) / sz)
 
 	var ev Event
 	var ok bool
@@ -230,13 +235,13 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	case d.slo > 0 && (learning || d.reason == ReasonSLO && d.state != StateNormal):
 		d.score = d.sloScore()
 		ok = d.stepSLO(t, &ev)
-		d.learn(tx, as, ad, sd, sz)
+		d.learn(tx, as, ad, sd, sz, repeat)
 	case learning:
 		d.score = 0
-		d.learn(tx, as, ad, sd, sz)
+		d.learn(tx, as, ad, sd, sz, repeat)
 	default:
 		d.score = d.driftScore()
-		ok = d.stepDrift(tx, t, as, ad, sd, sz, cf, &ev)
+		ok = d.stepDrift(tx, t, as, ad, sd, sz, cf, repeat, &ev)
 	}
 	if learning && d.nLearn >= p.minSamples {
 		d.learned = true
@@ -286,7 +291,7 @@ func (d *Detector) setMode(m uint8) {
 // restart forgets what was learned so far (the warm-up starts again).
 func (d *Detector) restart() {
 	d.nLearn = 0
-	d.slow, d.dev2, d.fast, d.fastV = ewma.Moments{}, 0, 0, 0
+	d.slow, d.dev2, d.fast, d.fastV, d.trend = ewma.Moments{}, 0, 0, 0, 0
 	if d.state != StateFiring {
 		d.state, d.reason, d.run = StateNormal, 0, 0
 	}
@@ -345,13 +350,18 @@ func (d *Detector) sdz(sd, cf float64) float64 {
 // learn folds tx into the slow baseline and the fast spread, clipping the
 // residuals (Huber) so that one outlier cannot move them far.
 // sd is the floored baseline deviation and sz the current sdz.
-func (d *Detector) learn(tx, as, ad, sd, sz float64) {
+func (d *Detector) learn(tx, as, ad, sd, sz float64, repeat bool) {
 	if d.nLearn > 8 || d.learned {
 		lim := huberK * sd
 		tx = fmin(fmax(tx, d.slow.Mean-lim), d.slow.Mean+lim)
 	}
+	if repeat {
+		d.slow.Mean += as * (tx - d.slow.Mean)
+		return
+	}
 	d.slow.Add(tx, as)
-	dev := d.fast - d.slow.Mean
+	d.trend += as * (d.slow.Mean - d.trend)
+	dev := d.fast - d.ref()
 	if d.learned {
 		if lim := d.p.enterZ * sz; math.Abs(dev) > lim {
 			dev = math.Copysign(lim, dev)
@@ -366,14 +376,14 @@ func (d *Detector) hot() bool {
 	if d.z < d.p.enterZ {
 		return false
 	}
-	diff := d.fast - d.slow.Mean
+	diff := d.fast - d.ref()
 	if d.mode == modeLog {
 		return diff >= d.p.logRatio
 	}
-	return diff >= (d.p.minRatio-1)*math.Abs(d.slow.Mean)
+	return diff >= (d.p.minRatio-1)*math.Abs(d.ref())
 }
 
-func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, ev *Event) bool {
+func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, repeat bool, ev *Event) bool {
 	p := d.p
 	switch d.state {
 	case StateNormal:
@@ -381,7 +391,7 @@ func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, ev
 			d.armed = true
 		}
 		if !d.armed || !d.hot() {
-			d.learn(tx, as, ad, sd, sz)
+			d.learn(tx, as, ad, sd, sz, repeat)
 			return false
 		}
 		d.reason, d.episode, d.run = ReasonDrift, t, 1
@@ -396,7 +406,7 @@ func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, ev
 		d.learnShadow(tx, as)
 		if !d.hot() {
 			d.state, d.reason, d.run = StateNormal, 0, 0
-			d.learn(tx, as, ad, sd, sz)
+			d.learn(tx, as, ad, sd, sz, repeat)
 			return false
 		}
 		if d.run++; d.run >= p.enterN {
@@ -419,7 +429,8 @@ func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, ev
 			// Adopt the episode's level; the event reports the new baseline.
 			d.slow = d.shadow
 			d.armed = false
-			d.z = clampZ((d.fast - d.slow.Mean) / d.sdz(fmax(d.slow.StdDev(), d.floor()), cf))
+			d.trend = d.slow.Mean
+			d.z = clampZ((d.fast - d.ref()) / d.sdz(fmax(d.slow.StdDev(), d.floor()), cf))
 			d.score = d.driftScore()
 			d.resolve(t, true, ev)
 			return true
@@ -548,19 +559,19 @@ func (d *Detector) baseline() (mean, sd float64) {
 		return 0, 0
 	}
 	if d.mode == modeLog {
-		m := math.Exp(d.slow.Mean)
+		m := math.Exp(d.ref())
 		return m, m * d.slow.StdDev()
 	}
-	return d.slow.Mean, d.slow.StdDev()
+	return d.ref(), d.slow.StdDev()
 }
 
 // ratio is current / baseline mean, 0 when the baseline is not positive.
 func (d *Detector) ratio() float64 {
 	if d.mode == modeLog {
-		return math.Exp(d.fast - d.slow.Mean)
+		return math.Exp(d.fast - d.ref())
 	}
-	if d.slow.Mean > 0 {
-		return d.fast / d.slow.Mean
+	if r := d.ref(); r > 0 {
+		return d.fast / r
 	}
 	return 0
 }
@@ -605,6 +616,10 @@ func fmin(a, b float64) float64 {
 	}
 	return b
 }
+
+// ref is the baseline level the current value is compared with: the slow
+// mean corrected for its lag (Brown's double exponential smoothing).
+func (d *Detector) ref() float64 { return 2*d.slow.Mean - d.trend }
 
 // clampZ keeps z finite (and so every score and checkpoint field).
 func clampZ(z float64) float64 {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/kubepulse/kubepulse/baseline"
@@ -13,6 +14,7 @@ import (
 var (
 	devCfg   = flag.String("dev.cfg", "", "JSON config patch")
 	devSeeds = flag.Int("dev.seeds", 5, "seeds per scenario")
+	devOnly  = flag.String("dev.only", "", "comma-separated scenarios")
 )
 
 func devConfig(t *testing.T) baseline.Config {
@@ -30,6 +32,19 @@ func TestDevTable(t *testing.T) {
 		t.Skip("dev only")
 	}
 	cfg := devConfig(t)
+	if *devOnly != "" {
+		keep := map[string]bool{}
+		for _, n := range strings.Split(*devOnly, ",") {
+			keep[n] = true
+		}
+		var sc []Scenario
+		for _, s := range Scenarios {
+			if keep[s.Name] {
+				sc = append(sc, s)
+			}
+		}
+		Scenarios = sc
+	}
 	rs, err := Evaluate(cfg, *devSeeds)
 	if err != nil {
 		t.Fatal(err)

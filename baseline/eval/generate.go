@@ -142,11 +142,12 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name:    "step-50",
-		Doc:     "10 s latency, +50 % step in p50 that stays; window 1 h from the step (acceptance: alert within 2 min)",
+		Doc:     "10 s latency (σ 0.2–0.25 in log: p90/p50 ≈ 1.3; daily cycle ±5–15 %), +50 % step in p50 that stays; window 1 h from the step (acceptance: alert within 2 min)",
 		Latency: true,
 		gen: func(g *gen) {
 			m := g.latencyModel()
-			m.sigma = g.uniform(0.2, 0.3)
+			m.sigma = g.uniform(0.2, 0.25)
+			m.amp = g.uniform(0.05, 0.15)
 			step := g.at(8*hour, 20*hour, 10*sec)
 			for t := t0; t < t0+day; t += 10 * sec {
 				f := 1.0
@@ -208,16 +209,16 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
-		Name:    "flat-then-noise",
-		Doc:     "10 s latency, exactly constant for 8 h (a cached answer), then noisy at the same level, then a 2× step",
+		Name:    "flat-stretch",
+		Doc:     "10 s latency, noisy for 6 h, exactly constant for 8 h (a cached answer), noisy again at the same level, then a 2× step",
 		Latency: true,
 		gen: func(g *gen) {
 			m := g.latencyModel()
 			m.amp = 0
-			step := g.at(16*hour, 22*hour, 10*sec)
+			step := g.at(18*hour, 22*hour, 10*sec)
 			for t := t0; t < t0+day; t += 10 * sec {
 				switch {
-				case t < t0+8*hour:
+				case t >= t0+6*hour && t < t0+14*hour:
 					g.add(t, m.base)
 				case t < step:
 					g.add(t, g.sample(m, t, 1))

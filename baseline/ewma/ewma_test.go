@@ -38,7 +38,7 @@ func TestAlphaDecaysByElapsedTime(t *testing.T) {
 	}{
 		{0, 60, 0},
 		{-5, 60, 0},
-		{60, 60, 0.5},  // one half-life: the past keeps half its weight
+		{60, 60, 0.5},   // one half-life: the past keeps half its weight
 		{120, 60, 0.75}, // two
 		{1, 0, 1},
 	}
