@@ -168,7 +168,7 @@ func DefaultConfig() Config {
 			MinSamples:          30,
 			EnterZ:              4,
 			ExitZ:               1.5,
-			EnterSamples:        3,
+			EnterSamples:        2,
 			ExitSamples:         3,
 			MinRatio:            1.1,
 			AcceptAfter:         Duration(time.Hour),

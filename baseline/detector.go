@@ -117,7 +117,7 @@ type Detector struct {
 	slo float64
 
 	n       uint64 // samples seen
-	nLearn  uint32 // samples since learning (re)started, saturating
+	nLearn  uint32 // samples since the warm-up (re)started, saturating
 	last    int64  // newest sample time, Unix ns
 	spacing ewma.Spacing
 	mode    uint8
@@ -199,13 +199,14 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	as, ad, af := d.weights(dt)
 	fl := d.floor()
 	learning := !d.learned
-	if learning {
-		if d.nLearn < math.MaxUint32 {
-			d.nLearn++
-		}
-		w := 1 / float64(d.nLearn)
-		as, ad, af = fmax(as, w), fmax(ad, w), fmax(af, w)
+	if d.nLearn < math.MaxUint32 {
+		d.nLearn++
 	}
+	// Until the EWMAs have seen about as many samples as their memory, they
+	// are plain running means (weight 1/n), so the first samples do not
+	// linger with an outsized weight.
+	w := 1 / float64(d.nLearn)
+	as, ad, af = fmax(as, w), fmax(ad, w), fmax(af, w)
 	// The fast EWMA follows the median of the last three samples: a lone
 	// spike never reaches it, a shift does one sample later.
 	fin := tx
@@ -227,6 +228,9 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	cf := math.Sqrt(fmax(d.fastV, p.minFastV))
 	sd := fmax(d.slow.StdDev(), fl)
 	sz := d.sdz(sd, cf)
+	// Spreads learned from few samples are uncertain: widen them by
+	// 1 + 10/n so the first hours after warm-up are not the noisiest.
+	sz *= 1 + 10/float64(d.nLearn)
 	d.z = clampZ((d.fast - d.ref()) / sz)
 
 	var ev Event
