@@ -2,8 +2,6 @@ package alertmanager
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -177,11 +175,11 @@ func (a *Alert) validate() error {
 	if a.Labels[LabelAlertName] == "" {
 		return fmt.Errorf("alert labels %v: want a non-empty %q label", a.Labels, LabelAlertName)
 	}
-	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+	for k, v := range a.Labels {
 		if !validLabelName(k) {
 			return fmt.Errorf("alert %s: label name %q: want [a-zA-Z_][a-zA-Z0-9_]*", a.Labels[LabelAlertName], k)
 		}
-		if !utf8.ValidString(a.Labels[k]) {
+		if !utf8.ValidString(v) {
 			return fmt.Errorf("alert %s: label %s: value is not valid UTF-8", a.Labels[LabelAlertName], k)
 		}
 	}

@@ -73,7 +73,7 @@ func (c *Client) Firing(a Alert) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	if c.store.firing(a, c.clk.Now()) {
+	if c.store.firing(&a, c.clk.Now()) {
 		c.wakeScheduler()
 	}
 	return nil
@@ -90,7 +90,7 @@ func (c *Client) Resolved(a Alert, at time.Time) error {
 	if at.IsZero() {
 		at = now
 	}
-	if c.store.resolved(a, at, now) {
+	if c.store.resolved(&a, at, now) {
 		c.wakeScheduler()
 	}
 	return nil

@@ -33,7 +33,7 @@ func FuzzAlertAccepted(f *testing.F) {
 			t.Fatalf("accepted %q=%q, annotation %q=%q", name, value, annName, annValue)
 		}
 		s := newStore(Options{}.withDefaults())
-		s.firing(a, t0)
+		s.firing(&a, t0)
 		items := s.due(t0)
 		var got postableAlert
 		if err := json.Unmarshal(items[0].body, &got); err != nil {

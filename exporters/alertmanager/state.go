@@ -44,45 +44,92 @@ func newStore(o Options) *store {
 	}
 }
 
-// labelsOf returns a's labels without empty values, with the external labels
-// an alert does not set itself, and the key identifying them.
-func (s *store) labelsOf(a Alert) (map[string]string, string) {
-	l := make(map[string]string, len(a.Labels)+len(s.external))
-	for k, v := range s.external {
-		l[k] = v
-	}
+// labelNames returns, sorted, the names of the labels a carries once external
+// labels are added: a's own labels with a value (an empty value removes a
+// label, as in Alertmanager, external ones included) and the external labels
+// a does not set. names is scratch space, so that no allocation is needed.
+func (s *store) labelNames(a *Alert, names []string) []string {
 	for k, v := range a.Labels {
-		if v == "" {
-			delete(l, k) // an empty value removes the label, as in Alertmanager
-			continue
+		if v != "" {
+			names = append(names, k)
 		}
-		l[k] = v
 	}
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(l)) {
-		b.WriteString(k)
-		b.WriteByte(0xff)
-		b.WriteString(l[k])
-		b.WriteByte(0xff)
+	for k := range s.external {
+		if _, own := a.Labels[k]; !own {
+			names = append(names, k)
+		}
 	}
-	return l, b.String()
+	slices.Sort(names)
+	return names
 }
 
-// annotationsOf copies a's annotations, adding runbook_url for kubepulse's
-// own alert names.
-func (s *store) annotationsOf(a Alert) map[string]string {
-	ann := maps.Clone(a.Annotations)
-	if ann == nil {
-		ann = map[string]string{}
+// labelValue is the value of a label name returned by labelNames.
+func (s *store) labelValue(a *Alert, name string) string {
+	if v, own := a.Labels[name]; own {
+		return v
 	}
+	return s.external[name]
+}
+
+// appendKey appends the identity of a (its final labels) to b.
+func (s *store) appendKey(b []byte, a *Alert, names []string) []byte {
+	for _, k := range names {
+		b = append(b, k...)
+		b = append(b, 0xff)
+		b = append(b, s.labelValue(a, k)...)
+		b = append(b, 0xff)
+	}
+	return b
+}
+
+// labelsOf builds the final label set of a new entry.
+func (s *store) labelsOf(a *Alert, names []string) map[string]string {
+	l := make(map[string]string, len(names))
+	for _, k := range names {
+		l[k] = s.labelValue(a, k)
+	}
+	return l
+}
+
+// annotationsOf returns a's annotations with runbook_url added for kubepulse's
+// own alert names; prev when they are the same, so that re-firing an alert
+// with unchanged numbers costs no copy.
+func (s *store) annotationsOf(a *Alert, prev map[string]string) map[string]string {
 	name := a.Labels[LabelAlertName]
-	if _, ok := ann[AnnotationRunbookURL]; !ok && slices.Contains(Names(), name) {
+	_, hasRunbook := a.Annotations[AnnotationRunbookURL]
+	addRunbook := !hasRunbook && slices.Contains(Names(), name)
+	if prev != nil && sameAnnotations(a.Annotations, prev, addRunbook) {
+		return prev
+	}
+	ann := make(map[string]string, len(a.Annotations)+1)
+	for k, v := range a.Annotations {
+		ann[k] = v
+	}
+	if addRunbook {
 		ann[AnnotationRunbookURL] = RunbookURL(s.runbookBase, name)
 	}
 	return ann
 }
 
-func (s *store) generatorURLOf(a Alert) string {
+// sameAnnotations reports whether prev equals given (plus runbook_url, which
+// only the Client adds and never changes).
+func sameAnnotations(given, prev map[string]string, addRunbook bool) bool {
+	n := len(given)
+	if addRunbook {
+		n++
+	}
+	if n != len(prev) {
+		return false
+	}
+	for k, v := range given {
+		if pv, ok := prev[k]; !ok || pv != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *store) generatorURLOf(a *Alert) string {
 	if a.GeneratorURL != "" {
 		return a.GeneratorURL
 	}
@@ -90,36 +137,41 @@ func (s *store) generatorURLOf(a Alert) string {
 }
 
 // firing records that a is firing; it reports whether a must be sent now (it
-// is new, or fires again after it resolved).
-func (s *store) firing(a Alert, now time.Time) (sendNow bool) {
-	labels, key := s.labelsOf(a)
-	ann := s.annotationsOf(a)
+// is new, or fires again after it resolved). For an alert already firing it
+// allocates nothing unless its annotations changed.
+func (s *store) firing(a *Alert, now time.Time) (sendNow bool) {
+	var scratch [16]string
+	var kb [256]byte
+	names := s.labelNames(a, scratch[:0])
+	key := s.appendKey(kb[:0], a, names)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.entries[key]
+	e := s.entries[string(key)] // no allocation for the lookup
 	if e != nil && e.resolvedAt.IsZero() {
 		// Still firing: the new numbers travel with the next resend.
-		e.annotations, e.generatorURL = ann, s.generatorURLOf(a)
+		e.annotations, e.generatorURL = s.annotationsOf(a, e.annotations), s.generatorURLOf(a)
 		return false
 	}
 	start := a.StartsAt
 	if start.IsZero() {
 		start = now
 	}
-	s.entries[key] = &entry{labels: labels, annotations: ann, generatorURL: s.generatorURLOf(a),
-		startsAt: start, nextSend: now}
+	s.entries[string(key)] = &entry{labels: s.labelsOf(a, names), annotations: s.annotationsOf(a, nil),
+		generatorURL: s.generatorURLOf(a), startsAt: start, nextSend: now}
 	return true
 }
 
 // resolved records that a resolved at "at"; it reports whether a must be sent
 // now. An alert never seen firing is still sent resolved (the agent may have
 // restarted since it fired), unless it resolved longer ago than the window.
-func (s *store) resolved(a Alert, at, now time.Time) (sendNow bool) {
-	labels, key := s.labelsOf(a)
-	ann := s.annotationsOf(a)
+func (s *store) resolved(a *Alert, at, now time.Time) (sendNow bool) {
+	var scratch [16]string
+	var kb [256]byte
+	names := s.labelNames(a, scratch[:0])
+	key := s.appendKey(kb[:0], a, names)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.entries[key]
+	e := s.entries[string(key)]
 	switch {
 	case e != nil && !e.resolvedAt.IsZero():
 		return false // already resolved: keep the first resolution time
@@ -131,13 +183,13 @@ func (s *store) resolved(a Alert, at, now time.Time) (sendNow bool) {
 		if start.IsZero() || start.After(at) {
 			start = at
 		}
-		e = &entry{labels: labels, startsAt: start}
-		s.entries[key] = e
+		e = &entry{labels: s.labelsOf(a, names), startsAt: start}
+		s.entries[string(key)] = e
 	}
 	if at.Before(e.startsAt) {
 		at = e.startsAt // Alertmanager rejects endsAt before startsAt
 	}
-	e.annotations, e.generatorURL = ann, s.generatorURLOf(a)
+	e.annotations, e.generatorURL = s.annotationsOf(a, e.annotations), s.generatorURLOf(a)
 	e.resolvedAt, e.nextSend = at, now
 	return true
 }

@@ -34,9 +34,9 @@ func TestStoreSchedule(t *testing.T) {
 		sendNow bool
 		due     []string // "alertname endsAt-offset" of the due alerts
 	}
-	fire := func(a Alert) func(time.Time) bool { return func(now time.Time) bool { return s.firing(a, now) } }
+	fire := func(a Alert) func(time.Time) bool { return func(now time.Time) bool { return s.firing(&a, now) } }
 	resolve := func(a Alert, d time.Duration) func(time.Time) bool {
-		return func(now time.Time) bool { return s.resolved(a, at(d), now) }
+		return func(now time.Time) bool { return s.resolved(&a, at(d), now) }
 	}
 	steps := []step{
 		{0, fire(drift), true, []string{"KubeAPILatencyDrift 4m0s"}},
@@ -76,7 +76,7 @@ func TestStoreResolvedUnknownAlert(t *testing.T) {
 	s := newStore(Options{}.withDefaults())
 	a := alertNamed(KubeAPIUnreachable)
 	// The agent restarted: it resolves what fired before it stopped.
-	if !s.resolved(a, t0.Add(-time.Minute), t0) {
+	if !s.resolved(&a, t0.Add(-time.Minute), t0) {
 		t.Fatal("a recently resolved alert must be sent")
 	}
 	got := decode(t, s.due(t0))
@@ -84,13 +84,14 @@ func TestStoreResolvedUnknownAlert(t *testing.T) {
 		t.Errorf("resolved unknown alert sent as %+v", got)
 	}
 	// One that resolved before the window is not worth sending.
-	if s.resolved(alertNamed(KubeAPILatencyDrift), t0.Add(-16*time.Minute), t0) {
+	old := alertNamed(KubeAPILatencyDrift)
+	if s.resolved(&old, t0.Add(-16*time.Minute), t0) {
 		t.Error("an alert resolved 16m ago was scheduled")
 	}
 	// endsAt never precedes startsAt (Alertmanager would reject the batch).
 	b := alertNamed(KubeAPIClientThrottled)
 	b.StartsAt = t0
-	s.resolved(b, t0.Add(-time.Second), t0)
+	s.resolved(&b, t0.Add(-time.Second), t0)
 	for _, p := range decode(t, s.due(t0)) {
 		if p.EndsAt.Before(p.StartsAt) {
 			t.Errorf("endsAt before startsAt: %+v", p)
@@ -106,11 +107,11 @@ func TestStoreLabelsAndAnnotations(t *testing.T) {
 		Annotations:  map[string]string{AnnotationSummary: "s"},
 		GeneratorURL: "http://agent:8080/#x",
 	}
-	s.firing(a, t0)
+	s.firing(&a, t0)
 	custom := Alert{Labels: map[string]string{LabelAlertName: "MyOwnAlert"},
 		Annotations: map[string]string{AnnotationRunbookURL: "https://mine"}}
-	s.firing(custom, t0)
-	s.firing(Alert{Labels: map[string]string{LabelAlertName: "NoRunbook"}}, t0)
+	s.firing(&custom, t0)
+	s.firing(&Alert{Labels: map[string]string{LabelAlertName: "NoRunbook"}}, t0)
 	got := decode(t, s.due(t0))
 	want := []string{
 		// sorted by labels: "alertname" first, then its value
@@ -125,7 +126,7 @@ func TestStoreLabelsAndAnnotations(t *testing.T) {
 	}
 	// Updating a firing alert's annotations does not change its identity.
 	a.Annotations = map[string]string{AnnotationSummary: "s2"}
-	if s.firing(a, t0.Add(time.Second)) {
+	if s.firing(&a, t0.Add(time.Second)) {
 		t.Error("new annotations must wait for the resend")
 	}
 	got = decode(t, s.due(t0.Add(time.Minute)))
@@ -137,7 +138,7 @@ func TestStoreLabelsAndAnnotations(t *testing.T) {
 func TestEncodeFormat(t *testing.T) {
 	s := newStore(Options{}.withDefaults())
 	a := Alert{Labels: map[string]string{LabelAlertName: "X"}, StartsAt: t0.Add(1234567 * time.Microsecond).In(time.FixedZone("CET", 3600))}
-	s.firing(a, t0)
+	s.firing(&a, t0)
 	got := string(s.due(t0)[0].body)
 	want := `{"labels":{"alertname":"X"},"startsAt":"2026-03-01T12:00:01.234Z","endsAt":"2026-03-01T12:04:00.000Z"}`
 	if got != want {
