@@ -188,6 +188,18 @@ func TestResolve(t *testing.T) {
 			opts: Options{Endpoint: "http://c:4318", SampleRatio: -0.5},
 			want: want{errs: []string{"Options.SampleRatio: -0.5: want a ratio in (0, 1]"}}},
 
+		// Resource.
+		{name: "resource attribute without =",
+			env:  map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_RESOURCE_ATTRIBUTES": "k8s.cluster.name=c1,team"},
+			want: want{errs: []string{`OTEL_RESOURCE_ATTRIBUTES: entry 2 of 2 ("team") has no "=": want comma-separated key=value pairs`}}},
+		{name: "resource attribute with empty key",
+			opts: Options{Exporter: discard{}},
+			env:  map[string]string{"OTEL_RESOURCE_ATTRIBUTES": " =x"},
+			want: want{errs: []string{`OTEL_RESOURCE_ATTRIBUTES: entry 1 of 1 has an empty key`}}},
+		{name: "resource attribute value bad percent-encoding",
+			env:  map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_RESOURCE_ATTRIBUTES": "a=%x"},
+			want: want{errs: []string{`OTEL_RESOURCE_ATTRIBUTES: entry 1 (key "a"): value is not valid percent-encoding`}}},
+
 		// Batching.
 		{name: "small queue shrinks the default batch",
 			env:  map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_BSP_MAX_QUEUE_SIZE": "100", "OTEL_BSP_SCHEDULE_DELAY": "250"},

@@ -18,7 +18,6 @@ import (
 const (
 	envSDKDisabled     = "OTEL_SDK_DISABLED"
 	envTracesExporter  = "OTEL_TRACES_EXPORTER"
-	envServiceName     = "OTEL_SERVICE_NAME"
 	envResourceAttrs   = "OTEL_RESOURCE_ATTRIBUTES"
 	envSampler         = "OTEL_TRACES_SAMPLER"
 	envSamplerArg      = "OTEL_TRACES_SAMPLER_ARG"
