@@ -111,10 +111,11 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var total backtest.Result
 	var failed []string
 	for _, r := range results {
-		total = total.Add(r.Result)
 		if r.Err != nil {
 			failed = append(failed, r.Err.Error())
+			continue
 		}
+		total = total.Add(r.Result) // counts of files written in full
 	}
 	secs := time.Since(start).Seconds()
 	fmt.Fprintf(stdout, "files=%d failed=%d rows=%d alerts=%d duplicate_timestamps=%d backward_timestamps=%d missing_values=%d seconds=%.3f rows_per_second=%.0f\n",
