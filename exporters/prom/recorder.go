@@ -160,21 +160,21 @@ func (r *Recorder) Report(o instrument.Observation) {
 		lr.total.Observe(o.Total.Seconds())
 		return
 	}
+	dur := code.durationObserver(r, cm)
 	if o.Sampled && r.exemplarDue(&code.lastExemplar, o) {
-		code.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(o.Total.Seconds(),
+		dur.(prometheus.ExemplarObserver).ObserveWithExemplar(o.Total.Seconds(),
 			prometheus.Labels{"trace_id": o.TraceID.String()})
 	} else {
-		code.duration.Observe(o.Total.Seconds())
+		dur.Observe(o.Total.Seconds())
 	}
 	if o.StatusCode == 0 {
 		return // no response: its phases would only skew the histograms
 	}
-	ph := cm.phases(r)
 	for p, d := range o.Phases {
 		// A phase that did not happen (no DNS on a reused connection) is
 		// not a zero-length phase: leave it out.
 		if d > 0 || instrument.Phase(p) >= instrument.PhaseConnWait {
-			ph[p].Observe(d.Seconds())
+			cm.phase(r, instrument.Phase(p)).Observe(d.Seconds())
 		}
 	}
 }
@@ -213,7 +213,7 @@ type classMetrics struct {
 	l     classify.Labels
 	mu    sync.Mutex // serialises creating the groups below
 	codes atomic.Pointer[[]*codeMetrics]
-	ph    atomic.Pointer[[instrument.NumPhases]prometheus.Observer]
+	ph    [instrument.NumPhases]atomic.Pointer[prometheus.Observer]
 	lr    atomic.Pointer[longRunningMetrics]
 	rl    atomic.Pointer[prometheus.Observer]
 	errs  [instrument.NumErrorClasses]atomic.Pointer[prometheus.Counter]
@@ -221,9 +221,24 @@ type classMetrics struct {
 
 type codeMetrics struct {
 	code         int
-	duration     prometheus.Observer
+	label        string
 	requests     prometheus.Counter
+	duration     atomic.Pointer[prometheus.Observer] // made on first use: long-running classes have none
 	lastExemplar atomic.Int64
+}
+
+func (c *codeMetrics) durationObserver(r *Recorder, cm *classMetrics) prometheus.Observer {
+	if o := c.duration.Load(); o != nil {
+		return *o
+	}
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	if o := c.duration.Load(); o != nil {
+		return *o
+	}
+	o := r.duration.WithLabelValues(cm.l.Verb, cm.l.Resource, cm.l.Scope, c.label)
+	c.duration.Store(&o)
+	return o
 }
 
 type longRunningMetrics struct{ first, total prometheus.Observer }
@@ -272,7 +287,7 @@ func (cm *classMetrics) code(r *Recorder, status int) *codeMetrics {
 	}
 	c := &codeMetrics{
 		code:     status,
-		duration: r.duration.WithLabelValues(cm.l.Verb, cm.l.Resource, cm.l.Scope, label),
+		label:    label,
 		requests: r.requests.WithLabelValues(cm.l.Verb, cm.l.Resource, label),
 	}
 	next := append(append(make([]*codeMetrics, 0, len(old)+1), old...), c)
@@ -280,21 +295,18 @@ func (cm *classMetrics) code(r *Recorder, status int) *codeMetrics {
 	return c
 }
 
-func (cm *classMetrics) phases(r *Recorder) *[instrument.NumPhases]prometheus.Observer {
-	if p := cm.ph.Load(); p != nil {
-		return p
+func (cm *classMetrics) phase(r *Recorder, p instrument.Phase) prometheus.Observer {
+	if o := cm.ph[p].Load(); o != nil {
+		return *o
 	}
 	cm.mu.Lock()
 	defer cm.mu.Unlock()
-	if p := cm.ph.Load(); p != nil {
-		return p
+	if o := cm.ph[p].Load(); o != nil {
+		return *o
 	}
-	var p [instrument.NumPhases]prometheus.Observer
-	for i := range p {
-		p[i] = r.phase.WithLabelValues(cm.l.Verb, cm.l.Resource, instrument.Phase(i).String())
-	}
-	cm.ph.Store(&p)
-	return &p
+	o := r.phase.WithLabelValues(cm.l.Verb, cm.l.Resource, p.String())
+	cm.ph[p].Store(&o)
+	return o
 }
 
 func (cm *classMetrics) longRunning(r *Recorder) *longRunningMetrics {
