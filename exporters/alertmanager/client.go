@@ -79,16 +79,16 @@ func (c *Client) Firing(a Alert) error {
 	return nil
 }
 
-// Resolved tells the Client that a stopped firing at "at" (zero: now). It is
-// sent at once with endsAt = at, re-sent for the resolved resend window, then
-// forgotten. It never blocks; errors as for Firing.
+// Resolved tells the Client that a stopped firing at "at" (zero or future:
+// now). It is sent at once with endsAt = at, re-sent for the resolved resend
+// window, then forgotten. It never blocks; errors as for Firing.
 func (c *Client) Resolved(a Alert, at time.Time) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
 	now := c.clk.Now()
-	if at.IsZero() {
-		at = now
+	if at.IsZero() || at.After(now) {
+		at = now // an end in the future would keep the alert firing in Alertmanager
 	}
 	if c.store.resolved(&a, at, now) {
 		c.wakeScheduler()

@@ -448,3 +448,16 @@ func TestConcurrentUse(t *testing.T) {
 		return s.QueueLength == 0 && s.Sent > 0, fmt.Sprintf("%+v", s)
 	})
 }
+
+// An end in the future would keep the alert firing in Alertmanager: it is
+// clamped to now.
+func TestResolvedInTheFutureEndsNow(t *testing.T) {
+	am := newFakeAM(t)
+	c, _ := startClient(t, Options{URLs: []string{am.URL}})
+	al := alertNamed(KubeAPILatencyDrift)
+	al.StartsAt = t0.Add(-time.Hour)
+	_ = c.Resolved(al, t0.Add(time.Hour))
+	if got := am.waitReceived(t, 1)[0]; !got.EndsAt.Equal(t0) {
+		t.Errorf("endsAt %v, want now (%v)", got.EndsAt, t0)
+	}
+}

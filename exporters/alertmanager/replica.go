@@ -164,6 +164,9 @@ func (c *Client) post(ctx context.Context, r *replica, batch []item) error {
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 	err := c.do(ctx, r.postURL, body)
+	if err != nil && r.ctx.Err() != nil {
+		return err // the replica was removed or the drain ran out of time: not its failure
+	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -181,8 +184,7 @@ func (c *Client) post(ctx context.Context, r *replica, batch []item) error {
 	r.lastErr, r.lastErrTime = err.Error(), now
 	if !r.failing {
 		r.failing = true
-		c.log.Warn("alertmanager replica failing; retrying with backoff", "url", r.url, "alerts", n,
-			"queued", r.q.len(), "err", err)
+		c.log.Warn("alertmanager replica failing", "url", r.url, "alerts", n, "queued", r.q.len(), "err", err)
 	} else {
 		c.log.Debug("alertmanager replica still failing", "url", r.url, "alerts", n, "err", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,6 +159,52 @@ func TestAlertmanagerDiscovery(t *testing.T) {
 	waitURLs(t, c, wantURLs)
 	amWaitActive(t, amURLs[1], `alertname="KubeAPIClientThrottled"`, 1)
 	amWaitActive(t, amURLs[1], `alertname="KubeAPIUnreachable"`, 1)
+
+	// Outside its namespace the ServiceAccount may not read: discovery says
+	// what RBAC is missing instead of failing silently, and changes nothing.
+	var logs amSyncBuffer
+	other := &urlRecorder{}
+	d2, err := k8sdiscovery.New(sa, k8sdiscovery.Options{Namespace: "default", Service: "alertmanager", PortName: "web",
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, stop2 := context.WithCancel(ctx)
+	done2 := make(chan error, 1)
+	go func() { done2 <- d2.Run(ctx2) }()
+	framework.Eventually(t, 30*time.Second, func() (bool, string) {
+		l := logs.String()
+		return strings.Contains(l, "forbidden") && strings.Contains(l, "needs get, list, watch on endpointslices.discovery.k8s.io"), l
+	})
+	stop2()
+	if err := <-done2; err != nil {
+		t.Error(err)
+	}
+	if other.calls.Load() != 0 {
+		t.Error("discovery without RBAC set URLs")
+	}
+}
+
+// urlRecorder is a discovery target that counts its updates.
+type urlRecorder struct{ calls atomic.Int64 }
+
+func (r *urlRecorder) SetURLs([]string) error { r.calls.Add(1); return nil }
+
+type amSyncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *amSyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *amSyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func waitURLs(t *testing.T, c *alertmanager.Client, want []string) {
