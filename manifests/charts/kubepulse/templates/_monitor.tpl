@@ -14,9 +14,13 @@ scheme: https
 tlsConfig:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-# Prometheus' own ServiceAccount token: the agent reviews it and checks,
-# with a SubjectAccessReview, that it may GET /metrics.
-bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+# The scraper ServiceAccount's token (scraper.yaml): the agent reviews it and
+# checks, with a SubjectAccessReview, that it may GET /metrics.
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ include "kubepulse.fullname" $root }}-scraper-token
+    key: token
 {{- else }}
 scheme: http
 {{- end }}
