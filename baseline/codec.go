@@ -42,6 +42,7 @@ func (d *Detector) appendState(b []byte) []byte {
 	}
 	b = append(b, d.mode, flags, byte(d.state), byte(d.reason))
 	b = le.AppendUint16(b, d.run)
+	b = le.AppendUint16(b, d.quiet)
 	for _, v := range [...]float64{d.slow.Mean, d.slow.Var, d.trend, d.dev2, d.fast, d.prev[0], d.prev[1], d.fastV, d.shadow.Mean, d.shadow.Var} {
 		f(v)
 	}
@@ -125,6 +126,7 @@ func (d *Detector) decodeState(r *dec) error {
 	d.spacing.N = r.u32()
 	mode, flags, state, reason := r.byte(), r.byte(), r.byte(), r.byte()
 	d.run = r.u16()
+	d.quiet = r.u16()
 	for _, v := range [...]*float64{&d.slow.Mean, &d.slow.Var, &d.trend, &d.dev2, &d.fast, &d.prev[0], &d.prev[1], &d.fastV, &d.shadow.Mean, &d.shadow.Var} {
 		*v = r.f64("baseline")
 	}

@@ -112,6 +112,10 @@ type DetectorConfig struct {
 	EnterSamples int `json:"enterSamples"`
 	// ExitSamples is how many consecutive samples at or below ExitZ resolve.
 	ExitSamples int `json:"exitSamples"`
+	// RearmSamples is how many consecutive calm samples (at or below ExitZ)
+	// a key needs after an alert ends before it may fire again, so one
+	// flickering episode raises one alert.
+	RearmSamples int `json:"rearmSamples"`
 	// MinRatio is the least relative effect that may fire: the fast value
 	// must be at least MinRatio × the baseline (log-learned series) or the
 	// baseline plus (MinRatio−1) × its scale (linear series).
@@ -168,8 +172,9 @@ func DefaultConfig() Config {
 			MinSamples:          30,
 			EnterZ:              4,
 			ExitZ:               1.5,
-			EnterSamples:        2,
+			EnterSamples:        3,
 			ExitSamples:         3,
+			RearmSamples:        90,
 			MinRatio:            1.1,
 			AcceptAfter:         Duration(time.Hour),
 			AcceptAfterSamples:  24,
@@ -246,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if d.ExitSamples < 1 {
 		bad("detector.exitSamples", "≥ 1", d.ExitSamples)
+	}
+	if d.RearmSamples < 0 {
+		bad("detector.rearmSamples", "≥ 0", d.RearmSamples)
 	}
 	atLeast("detector.minRatio", d.MinRatio, 1)
 	positive("detector.acceptAfter", d.AcceptAfter)

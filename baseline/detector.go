@@ -37,6 +37,7 @@ type params struct {
 	minSamples         uint32
 	enterZ, exitZ      float64
 	enterN, exitN      uint16
+	rearmN             uint16
 	minRatio, logRatio float64
 	accept, acceptN    float64
 	relFloor, logFloor float64
@@ -61,6 +62,7 @@ func newParams(c Config) *params {
 		exitZ:        c.Detector.ExitZ,
 		enterN:       uint16(min(c.Detector.EnterSamples, math.MaxUint16)),
 		exitN:        uint16(min(c.Detector.ExitSamples, math.MaxUint16)),
+		rearmN:       uint16(min(c.Detector.RearmSamples, math.MaxUint16)),
 		minRatio:     c.Detector.MinRatio,
 		logRatio:     math.Log(c.Detector.MinRatio),
 		accept:       sec(c.Detector.AcceptAfter),
@@ -122,7 +124,8 @@ type Detector struct {
 	spacing ewma.Spacing
 	mode    uint8
 	learned bool
-	armed   bool // may start an episode (false after an acceptance until z cools)
+	armed   bool   // may start an episode (see quiet)
+	quiet   uint16 // consecutive samples at or below exitZ since disarming
 	state   State
 	reason  Reason
 	run     uint16 // consecutive samples towards the next transition
@@ -391,8 +394,16 @@ func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, re
 	p := d.p
 	switch d.state {
 	case StateNormal:
-		if d.z <= p.exitZ {
-			d.armed = true
+		// After an alert the key re-arms only once it has been calm for
+		// rearmN samples: one episode, one alert, even if it flickers.
+		if !d.armed {
+			if d.z <= p.exitZ {
+				if d.quiet++; d.quiet >= p.rearmN {
+					d.armed = true
+				}
+			} else {
+				d.quiet = 0
+			}
 		}
 		if !d.armed || !d.hot() {
 			d.learn(tx, as, ad, sd, sz, repeat)
@@ -432,7 +443,6 @@ func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, re
 		if float64(t-d.episode)*1e-9 >= fmax(p.accept, p.acceptN*sp) && d.shadowN >= 2 {
 			// Adopt the episode's level; the event reports the new baseline.
 			d.slow = d.shadow
-			d.armed = false
 			d.trend = d.slow.Mean
 			d.z = clampZ((d.fast - d.ref()) / d.sdz(fmax(d.slow.StdDev(), d.floor()), cf))
 			d.score = d.driftScore()
@@ -500,6 +510,7 @@ func (d *Detector) resolve(t int64, accepted bool, ev *Event) {
 	ev.FiringSince = time.Unix(0, d.since).UTC()
 	ev.Accepted = accepted
 	d.state, d.reason, d.run, d.shadowN = StateNormal, 0, 0, 0
+	d.armed, d.quiet = false, 0
 }
 
 // driftScore maps z to [0, 1): 0 for z ≤ 0, z²/(z²+enterZ²) above, so the

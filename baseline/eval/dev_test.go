@@ -15,8 +15,10 @@ var (
 	devCfg   = flag.String("dev.cfg", "", "JSON config patch")
 	devSeeds = flag.Int("dev.seeds", 5, "seeds per scenario")
 	devOnly  = flag.String("dev.only", "", "comma-separated scenarios")
+	devTable = flag.Bool("dev.table", false, "print the evaluation table for -dev.cfg (tuning aid)")
 )
 
+// devConfig is the default config patched by -dev.cfg.
 func devConfig(t *testing.T) baseline.Config {
 	cfg := baseline.DefaultConfig()
 	if *devCfg != "" {
@@ -28,8 +30,8 @@ func devConfig(t *testing.T) baseline.Config {
 }
 
 func TestDevTable(t *testing.T) {
-	if !testing.Verbose() {
-		t.Skip("dev only")
+	if !*devTable {
+		t.Skip("tuning aid: go test ./baseline/eval -run TestDevTable -v -args -dev.table -dev.cfg '{...}'")
 	}
 	cfg := devConfig(t)
 	if *devOnly != "" {
@@ -53,7 +55,3 @@ func TestDevTable(t *testing.T) {
 	fmt.Println()
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(m.Run())
-}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -427,4 +428,24 @@ func poisson(r *rand.Rand, lam float64) int {
 		}
 		k++
 	}
+}
+
+// CSV writes the series as `kubepulse backtest` reads it: a header and one
+// row per sample, integer timestamps as integers, others in RFC 3339.
+func (s *Series) CSV() []byte {
+	b := []byte("timestamp,value\n")
+	for i, t := range s.Times {
+		b = append(b, s.formatTime(t)...)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, s.Values[i], 'g', 6, 64)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func (s *Series) formatTime(t int64) string {
+	if s.Integer {
+		return strconv.FormatInt(t/int64(time.Second), 10)
+	}
+	return time.Unix(0, t).UTC().Format(time.RFC3339Nano)
 }

@@ -44,7 +44,7 @@ type Result struct {
 	// first alert.
 	Delays []time.Duration
 	// Shifts counts permanent level changes; ShiftsAccepted those whose alert
-	// resolved by acceptance, with no alert after it.
+	// resolved by acceptance within three hours.
 	Shifts, ShiftsAccepted int
 }
 
@@ -78,19 +78,14 @@ func Score(s *Series, alerts []int, events []baseline.Event) Result {
 	}
 	for _, sh := range s.Shifts {
 		r.Shifts++
-		accepted := false
+		// The shift's alert must end by acceptance within three hours
+		// (acceptAfter is one hour by default).
 		for _, ev := range events {
 			at := ev.At.UnixNano()
-			switch {
-			case at < sh.Start:
-			case ev.Kind == baseline.KindResolved && ev.Accepted && !accepted:
-				accepted = true
-			case ev.Kind == baseline.KindFiring && accepted:
-				accepted = false // fired again after accepting: not settled
+			if at >= sh.Start && at <= sh.Start+3*hour && ev.Kind == baseline.KindResolved && ev.Accepted {
+				r.ShiftsAccepted++
+				break
 			}
-		}
-		if accepted {
-			r.ShiftsAccepted++
 		}
 	}
 	return r
