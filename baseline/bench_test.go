@@ -96,12 +96,14 @@ func BenchmarkObserve(b *testing.B) {
 // default configuration after every key has seen a full window of samples.
 func BenchmarkBytesPerKey(b *testing.B) {
 	const keys = 20000
-	vs, ts := benchSeries(400)
+	vs, ts := benchSeries(200)
 	for range b.N {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		tr, _ := NewTracker(Options{Config: DefaultConfig()})
+		cfg := DefaultConfig()
+		cfg.Store.MaxKeys = keys
+		tr, _ := NewTracker(Options{Config: cfg})
 		for k := range keys {
 			key := fmt.Sprintf("list/customresourcedefinitions/cluster/server/%05d", k)
 			for j := range vs {
@@ -110,6 +112,9 @@ func BenchmarkBytesPerKey(b *testing.B) {
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
+		if tr.Stats().Keys != keys {
+			b.Fatalf("%d keys tracked", tr.Stats().Keys)
+		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "bytes/key")
 		runtime.KeepAlive(tr)
 	}
