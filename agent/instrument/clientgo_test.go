@@ -37,6 +37,12 @@ func (e *clientGoEvents) ReportRetry(method, code string) {
 	e.retries = append(e.retries, method+" "+code)
 }
 
+var (
+	registerOnce  sync.Once
+	sharedEvents  = &clientGoEvents{}
+	won, wonAgain bool
+)
+
 // slowLimiter holds every request for a while, like a QPS limiter that is
 // out of tokens.
 type slowLimiter struct{ d time.Duration }
@@ -60,13 +66,21 @@ func (l slowLimiter) Wait(ctx context.Context) error {
 // Observation. It is the only test that registers client-go's hooks: that
 // can be done once per process.
 func TestClientGoHooksAndTrackCall(t *testing.T) {
-	events := &clientGoEvents{}
-	if !RegisterClientGoMetrics(events) {
+	// Register once per process, also under -count=N.
+	registerOnce.Do(func() {
+		won = RegisterClientGoMetrics(sharedEvents)
+		wonAgain = RegisterClientGoMetrics(&clientGoEvents{})
+	})
+	if !won {
 		t.Fatal("RegisterClientGoMetrics lost, but nobody registered before it")
 	}
-	if RegisterClientGoMetrics(&clientGoEvents{}) {
+	if wonAgain {
 		t.Fatal("a second RegisterClientGoMetrics cannot win: client-go registers once")
 	}
+	events := sharedEvents
+	events.mu.Lock()
+	events.waits, events.retries = nil, nil
+	events.mu.Unlock()
 
 	var calls atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -36,7 +36,9 @@ func checkPhase(t *testing.T, o Observation, p Phase, took time.Duration) {
 		t.Errorf("%s = %v, want %v ± max(10%%, 2ms); phases %v", p, o.Phases[p], took, o.Phases)
 	}
 	for q, d := range o.Phases {
-		if Phase(q) != p && d > took/2 {
+		// The TLS handshake's own CPU time varies a lot (tens of ms under
+		// -race on a busy machine): TestPhaseTLS measures it separately.
+		if Phase(q) != p && Phase(q) != PhaseTLS && d > took/2 {
 			t.Errorf("%s = %v absorbed the %s delay", Phase(q), d, p)
 		}
 	}
