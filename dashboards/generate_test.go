@@ -46,3 +46,24 @@ func TestGenerated(t *testing.T) {
 		}
 	}
 }
+
+// docs/dashboards.md lists every metric and every recorded series, so the
+// reference people read cannot fall behind the Go that generates them.
+func TestDocsListEverything(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "dashboards.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range Metrics {
+		if !bytes.Contains(doc, []byte("`"+m.Name+"`")) {
+			t.Errorf("docs/dashboards.md does not list metric %s", m.Name)
+		}
+	}
+	for _, g := range Rules().Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" && !bytes.Contains(doc, []byte("`"+r.Record+"`")) {
+				t.Errorf("docs/dashboards.md does not list recording rule %s", r.Record)
+			}
+		}
+	}
+}
