@@ -184,7 +184,7 @@ func serviceVersion(v string) string {
 // the OTEL_EXPORTER_OTLP_* environment itself; only Options-given values are
 // passed as options, so that they win. It also returns the endpoint for logs.
 func newExporter(ctx context.Context, c *config) (sdktrace.SpanExporter, string, error) {
-	endpoint := "from " + envTracesEndpoint + "/" + envEndpoint
+	endpoint := "the exporter's default (localhost)"
 	if s := first(envTracesEndpoint, envEndpoint); s.value != "" {
 		if u, err := parseEndpoint(s.name, s.value); err == nil {
 			endpoint = redact(u)
