@@ -79,7 +79,7 @@ func BenchmarkObserve(b *testing.B) {
 		b.ReportAllocs()
 		for i := range b.N {
 			j := i & (len(vs) - 1)
-			d.observe(vs[j], ts[j]+int64(i/len(vs))*int64(time.Hour))
+			d.ObserveUnixNano(vs[j], ts[j]+int64(i/len(vs))*int64(time.Hour))
 		}
 	})
 	b.Run("vividcortex-ewma", func(b *testing.B) {

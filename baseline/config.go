@@ -146,7 +146,8 @@ type StoreConfig struct {
 	// IdleTimeout evicts a key whose last sample is older than this,
 	// measured in sample time (the newest sample seen), never wall time.
 	IdleTimeout Duration `json:"idleTimeout"`
-	// Shards is the number of independently locked partitions of the keys.
+	// Shards is the number of independently locked partitions of the keys
+	// (rounded up to a power of two).
 	Shards int `json:"shards"`
 }
 

@@ -172,18 +172,22 @@ func newDetector(p *params, slo float64) *Detector {
 
 // Observe folds in value x measured at time at, and returns an event when an
 // alert starts or ends with this sample. NaN and infinite values are ignored.
-func (d *Detector) Observe(x float64, at time.Time) (Event, bool) {
-	return d.observe(x, at.UnixNano())
+func (d *Detector) Observe(x float64, at time.Time) (ev Event, ok bool) {
+	ok = d.observe(x, at.UnixNano(), &ev)
+	return ev, ok
 }
 
 // ObserveUnixNano is Observe with the time as Unix nanoseconds.
-func (d *Detector) ObserveUnixNano(x float64, t int64) (Event, bool) {
-	return d.observe(x, t)
+func (d *Detector) ObserveUnixNano(x float64, t int64) (ev Event, ok bool) {
+	ok = d.observe(x, t, &ev)
+	return ev, ok
 }
 
-func (d *Detector) observe(x float64, t int64) (Event, bool) {
+// observe folds in one sample and reports whether it caused an event, which
+// it then writes to ev (untouched otherwise: no copy on the hot path).
+func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	if x-x != 0 { // NaN or ±Inf
-		return Event{}, false
+		return false
 	}
 	p := d.p
 	var dt float64
@@ -236,24 +240,23 @@ func (d *Detector) observe(x float64, t int64) (Event, bool) {
 	sz *= 1 + 10/float64(d.nLearn)
 	d.z = clampZ((d.fast - d.ref()) / sz)
 
-	var ev Event
 	var ok bool
 	switch {
 	case d.slo > 0 && (learning || d.reason == ReasonSLO && d.state != StateNormal):
 		d.score = d.sloScore()
-		ok = d.stepSLO(t, &ev)
+		ok = d.stepSLO(t, ev)
 		d.learn(tx, as, ad, sd, sz, repeat)
 	case learning:
 		d.score = 0
 		d.learn(tx, as, ad, sd, sz, repeat)
 	default:
 		d.score = d.driftScore()
-		ok = d.stepDrift(tx, t, as, ad, sd, sz, cf, repeat, &ev)
+		ok = d.stepDrift(tx, t, as, ad, sd, sz, cf, repeat, ev)
 	}
 	if learning && d.nLearn >= p.minSamples {
 		d.learned = true
 	}
-	return ev, ok
+	return ok
 }
 
 // transform maps x into the learned space, deciding the mode on the first

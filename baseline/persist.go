@@ -123,7 +123,7 @@ func (t *Tracker) Restore(path string) error {
 }
 
 func (t *Tracker) shardIndex(key string) int {
-	return int(hashKey(t, key) % uint64(len(t.shards)))
+	return int(hashKey(t, key) & t.mask)
 }
 
 // RunCheckpoints saves a checkpoint to path every interval, and once more

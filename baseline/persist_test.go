@@ -374,7 +374,7 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", again, b)
 		}
 		for i := range 5 {
-			d.observe(float64(i), d.last+int64(time.Second))
+			d.ObserveUnixNano(float64(i), d.last+int64(time.Second))
 			if s := d.Score(); !(s >= 0 && s <= 1) {
 				t.Fatalf("score %v out of [0,1]", s)
 			}

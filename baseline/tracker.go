@@ -42,7 +42,8 @@ type Tracker struct {
 	prior  func(string) (float64, bool)
 	log    *slog.Logger
 	seed   maphash.Seed
-	shards []shard
+	shards []shard // a power of two of them
+	mask   uint64
 	idle   int64
 
 	keys      atomic.Int64
@@ -67,6 +68,12 @@ func NewTracker(opts Options) (*Tracker, error) {
 	if err := opts.Config.Validate(); err != nil {
 		return nil, err
 	}
+	// A power of two of shards: the shard is a mask of the hash, not a
+	// division.
+	nshards := 1
+	for nshards < opts.Config.Store.Shards {
+		nshards *= 2
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -77,7 +84,8 @@ func NewTracker(opts Options) (*Tracker, error) {
 		prior:  opts.Prior,
 		log:    log,
 		seed:   maphash.MakeSeed(),
-		shards: make([]shard, opts.Config.Store.Shards),
+		shards: make([]shard, nshards),
+		mask:   uint64(nshards - 1),
 		idle:   int64(opts.Config.Store.IdleTimeout),
 	}
 	for i := range t.shards {
@@ -93,7 +101,7 @@ func NewTracker(opts Options) (*Tracker, error) {
 func (t *Tracker) Config() Config { return t.cfg }
 
 func (t *Tracker) shard(key string) *shard {
-	return &t.shards[hashKey(t, key)%uint64(len(t.shards))]
+	return &t.shards[hashKey(t, key)&t.mask]
 }
 
 func hashKey(t *Tracker, key string) uint64 { return maphash.String(t.seed, key) }
@@ -101,7 +109,7 @@ func hashKey(t *Tracker, key string) uint64 { return maphash.String(t.seed, key)
 // Observe folds in one sample of key, measured at at, and returns an event
 // when an alert starts or ends with it. It does not allocate for a key it
 // already tracks. NaN and infinite values are ignored.
-func (t *Tracker) Observe(key string, value float64, at time.Time) (Event, bool) {
+func (t *Tracker) Observe(key string, value float64, at time.Time) (ev Event, ok bool) {
 	ns := at.UnixNano()
 	sh := t.shard(key)
 	sh.mu.Lock()
@@ -109,13 +117,13 @@ func (t *Tracker) Observe(key string, value float64, at time.Time) (Event, bool)
 	if e == nil {
 		if e = t.add(sh, key, ns); e == nil {
 			sh.mu.Unlock()
-			return Event{}, false
+			return ev, false
 		}
 	}
 	if ns > sh.latest {
 		sh.latest = ns
 	}
-	ev, ok := e.d.observe(value, ns)
+	ok = e.d.observe(value, ns, &ev)
 	sh.mu.Unlock()
 	if ok {
 		ev.Key = e.key

@@ -54,4 +54,3 @@ func TestDevTable(t *testing.T) {
 	WriteTable(os.Stdout, Summarize(rs))
 	fmt.Println()
 }
-
