@@ -71,6 +71,18 @@ func (h *retryHook) IncrementRetry(_ context.Context, code, method, _ string) {
 	h.r.ReportRetry(method, code)
 }
 
+// originKey is the context key of WithOrigin's name.
+type originKey struct{}
+
+// WithOrigin returns a context whose calls report origin in
+// Observation.Origin, so that a Reporter can tell apart calls of the same
+// class made for different reasons (the agent names its probes this way:
+// a cached and a quorum GET of a Node are one class but two series). Keep
+// origins few and fixed: a Reporter may use them as label values.
+func WithOrigin(ctx context.Context, origin string) context.Context {
+	return context.WithValue(ctx, originKey{}, origin)
+}
+
 // callKey is the context key of a callNote.
 type callKey struct{}
 

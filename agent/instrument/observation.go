@@ -162,6 +162,10 @@ type Observation struct {
 	ThrottleWait time.Duration
 	Retries      int
 
+	// Origin is the caller's name for the call, from WithOrigin (e.g. the
+	// agent's probe name); "" for calls made without one.
+	Origin string
+
 	TraceID trace.TraceID // zero when no span context
 	SpanID  trace.SpanID
 	Sampled bool // the span is sampled: TraceID is worth an exemplar

@@ -131,6 +131,9 @@ func (t *transport) start(req *http.Request) *tracker {
 	tk.obs.LongRunning = c.LongRunning
 
 	ctx := req.Context()
+	if o, ok := ctx.Value(originKey{}).(string); ok {
+		tk.obs.Origin = o
+	}
 	if n, ok := ctx.Value(callKey{}).(*callNote); ok {
 		tk.obs.Retries = int(n.attempts.Add(1) - 1)
 		tk.obs.ThrottleWait = time.Duration(n.throttle.Swap(0))

@@ -84,6 +84,11 @@ type Class struct {
 	Scope       Scope
 	LongRunning bool // watch, follow=true logs, exec, attach, portforward, proxy
 	NonResource bool // discovery, openapi, version, health, metrics, ...
+	// CacheRead is a get or list with resourceVersion=0: the API server may
+	// answer from its watch cache instead of a quorum read from etcd.
+	CacheRead bool
+	// Paginated is a list with a limit: one page, not the whole collection.
+	Paginated bool
 
 	// Namespace is the namespace in the path, for spans. It is the user's data:
 	// never use it as a metric label.
@@ -254,6 +259,13 @@ func Parse(method, path, rawQuery string) Class {
 			c.Verb = VerbConnect
 		}
 	}
+	if c.Verb == VerbGet || c.Verb == VerbList {
+		c.CacheRead = queryValue(rawQuery, "resourceVersion") == "0"
+	}
+	if c.Verb == VerbList {
+		limit := queryValue(rawQuery, "limit")
+		c.Paginated = limit != "" && limit != "0" && strings.Trim(limit, "0123456789") == ""
+	}
 	c.LongRunning = c.Verb == VerbWatch || c.Verb == VerbConnect ||
 		(c.Subresource == "log" && queryFlag(rawQuery, "follow"))
 
@@ -308,6 +320,20 @@ func nonResource(method string, parts []string) Class {
 		}
 	}
 	return Class{Verb: methodVerb(method), Resource: r, Scope: ScopeCluster, NonResource: true}
+}
+
+// queryValue is the raw value of the first query parameter key ("" if
+// absent). Values that need unescaping are returned as they are: the ones
+// looked at here are plain digits.
+func queryValue(rawQuery, key string) string {
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if k, v, _ := strings.Cut(kv, "="); k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // queryFlag reports whether the boolean query parameter key is set, the way

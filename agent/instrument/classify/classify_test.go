@@ -15,8 +15,11 @@ var parseCases = []struct {
 }{
 	// core group
 	{"GET", "/api/v1/namespaces/default/pods/web-0", Class{Verb: VerbGet, Version: "v1", Resource: "pods", Scope: ScopeResource, Namespace: "default"}, "pods"},
-	{"GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dweb&limit=500", Class{Verb: VerbList, Version: "v1", Resource: "pods", Scope: ScopeNamespace, Namespace: "default"}, "pods"},
-	{"GET", "/api/v1/pods?limit=500&resourceVersion=0", Class{Verb: VerbList, Version: "v1", Resource: "pods", Scope: ScopeCluster}, "pods"},
+	{"GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dweb&limit=500", Class{Verb: VerbList, Version: "v1", Resource: "pods", Scope: ScopeNamespace, Namespace: "default", Paginated: true}, "pods"},
+	{"GET", "/api/v1/pods?limit=500&resourceVersion=0", Class{Verb: VerbList, Version: "v1", Resource: "pods", Scope: ScopeCluster, CacheRead: true, Paginated: true}, "pods"},
+	{"GET", "/api/v1/nodes/n1?resourceVersion=0", Class{Verb: VerbGet, Version: "v1", Resource: "nodes", Scope: ScopeResource, CacheRead: true}, "nodes"},
+	{"GET", "/api/v1/nodes?resourceVersion=12&limit=0", Class{Verb: VerbList, Version: "v1", Resource: "nodes", Scope: ScopeCluster}, "nodes"},
+	{"GET", "/api/v1/nodes?resourceVersion=0&watch=true", Class{Verb: VerbWatch, Version: "v1", Resource: "nodes", Scope: ScopeCluster, LongRunning: true}, "nodes"},
 	{"GET", "/api/v1/pods?allowWatchBookmarks=true&resourceVersion=12&timeoutSeconds=412&watch=true", Class{Verb: VerbWatch, Version: "v1", Resource: "pods", Scope: ScopeCluster, LongRunning: true}, "pods"},
 	{"GET", "/api/v1/namespaces/kube-system/configmaps?watch=1", Class{Verb: VerbWatch, Version: "v1", Resource: "configmaps", Scope: ScopeNamespace, LongRunning: true, Namespace: "kube-system"}, "configmaps"},
 	{"GET", "/api/v1/namespaces/kube-system/configmaps?watch=false", Class{Verb: VerbList, Version: "v1", Resource: "configmaps", Scope: ScopeNamespace, Namespace: "kube-system"}, "configmaps"},
