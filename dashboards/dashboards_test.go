@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -187,5 +188,35 @@ func TestValidateRejects(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Grafana regex-escapes the values of multi-value variables ("a\\.b"), even
+// inside a repeated panel: such a variable must be matched with =~, or a
+// value with a dot never matches.
+func TestMultiValueVariablesMatchedAsRegex(t *testing.T) {
+	for _, b := range Boards {
+		d, _ := readBoard(t, b)
+		for _, v := range d.Templating.List {
+			if !deref(v.Multi) && !deref(v.IncludeAll) {
+				continue
+			}
+			exact := regexp.MustCompile(`[^=!~]=\s*"\$\{?` + v.Name + `\b`)
+			for _, fp := range flatten(d) {
+				if fp.panel == nil {
+					continue
+				}
+				for _, q := range promQueries(fp.panel) {
+					if exact.MatchString(q.expr) {
+						t.Errorf("%s: panel %q matches multi-value $%s with =: %s", b.File, fp.title, v.Name, q.expr)
+					}
+				}
+			}
+			for _, other := range d.Templating.List {
+				if other.Query != nil && other.Query.String != nil && exact.MatchString(*other.Query.String) {
+					t.Errorf("%s: variable %s matches multi-value $%s with =", b.File, other.Name, v.Name)
+				}
+			}
+		}
 	}
 }

@@ -33,7 +33,9 @@ func Node() (dashboard.Dashboard, error) {
 		WithVariable(labelVariable("phase", "phase", sel(Baseline, sc...), false).
 			Description("Request phase: dns, connect, tls, conn_wait, server, transfer."))
 
-	band := with(sc, `verb=~"$verb"`, onResource, onPhase)
+	// =~ even for the one resource of a repeated panel: Grafana regex-escapes
+	// the values of multi-value variables ("leases\\.coordination\\.k8s\\.io").
+	band := with(sc, `verb=~"$verb"`, `resource=~"$resource"`, onPhase)
 	b = b.WithRow(row("Latency against the learned band")).
 		WithPanel(graph("Anomaly score", "Standard deviations above the learned baseline, per call and phase.", "none", 24, 8,
 			query{expr: fmt.Sprintf("max by (verb, resource, phase) (%s)", sel(AnomalyScore, with(sc, `verb=~"$verb"`, `resource=~"$resource"`)...)),
