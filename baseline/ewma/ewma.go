@@ -42,24 +42,6 @@ func OneMinusExp(x float64) float64 {
 	return -math.Expm1(-x)
 }
 
-// SteadyLambda is the per-sample weight of an EWMA fed regularly every
-// spacing with half-life h; an iid series smoothed by it has variance
-// σ²·λ/(2−λ) — see ChartFactor.
-func SteadyLambda(spacing, h float64) float64 { return Alpha(spacing, h) }
-
-// ChartFactor returns √(λ/(2−λ)), the ratio between the standard deviation of
-// an EWMA with per-sample weight λ over independent samples and the standard
-// deviation of the samples themselves (the classic EWMA control chart limit).
-func ChartFactor(lambda float64) float64 {
-	if lambda <= 0 {
-		return 0
-	}
-	if lambda >= 1 {
-		return 1
-	}
-	return math.Sqrt(lambda / (2 - lambda))
-}
-
 // Moments is an exponentially weighted mean and variance. The zero value is
 // a series that has seen nothing; Reset starts it at a first sample.
 type Moments struct {
