@@ -358,7 +358,7 @@ func TestDeployDaemonSetOnKwok(t *testing.T) {
 	ns := k.namespace("kp-ds")
 	k.apply(render(t, "ds", ns))
 	n := waitDaemonSet(t, k, ns, "ds-kubepulse")
-	nodes := strings.Fields(string(k.must(nil, "get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")))
+	nodes := strings.Fields(string(k.must(nil, "get", "nodes", "-l", "kubernetes.io/os=linux", "-o", "jsonpath={.items[*].metadata.name}")))
 	if n != len(nodes) {
 		t.Errorf("%d agent pods for %d nodes", n, len(nodes))
 	}
