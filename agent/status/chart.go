@@ -106,7 +106,7 @@ func newChart(in chartInput) *chart {
 	if len(pts) == 0 || known == 0 && dataMax == 0 {
 		c.Empty = "no samples yet"
 		c.Title = in.Name + ": no samples yet"
-		c.YTicks = yTicks(unitTop(0, in.SLO))
+		c.YTicks = yTicks(axisTop(latency(in.SLO)))
 		return c
 	}
 
@@ -121,8 +121,8 @@ func newChart(in chartInput) *chart {
 			c.SLONote = "SLO " + fmtSeconds(slo) + " ↑"
 		}
 	}
-	top = unitTop(top, 0)
-	c.YTicks = yTicks(top)
+	top, step := axisTop(top)
+	c.YTicks = yTicks(top, step)
 	y := func(v float64) float64 { return plotB - min(v/top, 1)*(plotB-plotT) }
 	if slo > 0 && c.SLONote == "" {
 		c.SLO = &hline{Y: r1(y(slo)), Label: "SLO " + fmtSeconds(slo)}
@@ -215,9 +215,14 @@ func newChart(in chartInput) *chart {
 // r1 rounds a coordinate to a tenth of a unit: finer than any screen shows.
 func r1(v float64) float64 { return math.Round(v*10) / 10 }
 
+// maxLatency bounds what the chart takes for a latency (a million seconds,
+// 11.6 days): beyond it a value is a bug upstream, and drawing it would
+// overflow the axis arithmetic.
+const maxLatency = 1e6
+
 // latency returns v, or NaN when v is not a usable latency.
 func latency(v float64) float64 {
-	if !finite(v) || v < 0 {
+	if !finite(v) || v < 0 || v > maxLatency {
 		return math.NaN()
 	}
 	return v
@@ -233,7 +238,7 @@ func band(lo, hi float64) (float64, float64) {
 		lo, hi = hi, lo
 	}
 	lo = max(lo, 0)
-	if hi <= 0 {
+	if hi <= 0 || hi > maxLatency {
 		return math.NaN(), math.NaN()
 	}
 	return lo, hi
@@ -285,17 +290,15 @@ func appendCircle(b []byte, x, y, r float64) []byte {
 	return b
 }
 
-// unitTop returns a round top for the y axis at or above v (or the SLO when
-// there is no data): 1, 2 or 5 times a power of ten, in steps of a quarter.
-func unitTop(v, slo float64) float64 {
-	if v <= 0 || !finite(v) {
-		v = latency(slo)
-		if !(v > 0) {
-			v = 1e-3
-		}
+// axisTop returns a round top for the y axis at or above v, and the step
+// between gridlines: at most five steps of 1, 2 or 5 times a power of ten.
+func axisTop(v float64) (top, step float64) {
+	if !(v > 0) || !finite(v) {
+		v = 1e-3 // nothing known: a millisecond scale
 	}
-	step := niceStep(v / 4)
-	return math.Ceil(v/step-1e-9) * step
+	v = max(v, 1e-6) // finer than a microsecond is noise
+	step = niceStep(v / 5)
+	return math.Ceil(v/step-1e-9) * step, step
 }
 
 // niceStep rounds raw up to 1, 2 or 5 times a power of ten.
@@ -314,8 +317,7 @@ func niceStep(raw float64) float64 {
 
 // yTicks returns gridlines from 0 to top, each labelled in its own unit
 // (0, 500 µs, 1 ms, 1.5 ms): a person reads "1 ms" faster than "1000 µs".
-func yTicks(top float64) []tick {
-	step := niceStep(top / 4)
+func yTicks(top, step float64) []tick {
 	n := int(math.Round(top / step))
 	ticks := make([]tick, 0, n+1)
 	for i := 0; i <= n; i++ {

@@ -16,8 +16,9 @@ const unknown = "–"
 // finite reports whether v is a real number.
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// fmtSeconds prints a latency in the unit a person reads it in: µs below a
-// millisecond, ms below a second, s above, with three significant digits.
+// fmtSeconds prints a latency in the unit a person reads it in: ns below a
+// microsecond, µs below a millisecond, ms below a second, s above, with three
+// significant digits.
 func fmtSeconds(v float64) string {
 	if !finite(v) {
 		return unknown
@@ -26,10 +27,14 @@ func fmtSeconds(v float64) string {
 }
 
 func appendSeconds(b []byte, v float64) []byte {
+	v = roundSig(v) // first, so that 999.96 µs prints as 1 ms, not 1000 µs
 	a := math.Abs(v)
 	switch {
 	case a == 0:
 		return append(b, '0')
+	case a < 1e-6:
+		b = appendSig(b, v*1e9)
+		return append(b, " ns"...)
 	case a < 1e-3:
 		b = appendSig(b, v*1e6)
 		return append(b, " µs"...)
@@ -40,6 +45,32 @@ func appendSeconds(b []byte, v float64) []byte {
 		b = appendSig(b, v)
 		return append(b, " s"...)
 	}
+}
+
+// fmtRange prints a band, naming the unit once when both ends share it:
+// "2.93 – 7.83 ms", "0 – 1.2 s", "439 µs – 1.46 ms".
+func fmtRange(lo, hi float64) string {
+	if !finite(lo) || !finite(hi) {
+		return unknown
+	}
+	h := fmtSeconds(hi)
+	l := fmtSeconds(lo)
+	if i, j := strings.LastIndexByte(l, ' '), strings.LastIndexByte(h, ' '); i > 0 && j > 0 && l[i:] == h[j:] {
+		l = l[:i]
+	}
+	return l + " – " + h
+}
+
+// roundSig rounds v to three significant digits.
+func roundSig(v float64) float64 {
+	if v == 0 || !finite(v) {
+		return v
+	}
+	p := math.Pow(10, 3-math.Ceil(math.Log10(math.Abs(v))))
+	if r := math.Round(v*p) / p; finite(r) {
+		return r
+	}
+	return v
 }
 
 // appendSig appends v with three significant digits and no trailing zeros:

@@ -5,24 +5,29 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"time"
 )
 
 // JSON has no NaN or infinity, and the baseline reports NaN for what it does
 // not know yet (the mean of a key without samples). encoding/json would fail
 // the whole response on one such value, and 0 would claim a latency that was
-// never measured; these methods write unknown numbers as null and read null
-// back as NaN. Field names and every other value are encoded as usual.
+// never measured; the methods here write unknown numbers as null and read
+// null back as NaN. Field names and every other value are encoded as
+// encoding/json does.
+//
+// The chart history is most of the bytes of /api/v1/status (1,000 keys ×
+// 120 points ≈ 9 MB). encoding/json validates the output of every
+// json.Marshaler again at each level of nesting, so a per-point Marshaler
+// would scan each point three times; instead keys and points are appended
+// straight to one buffer (appendSnapshot), and TestJSONMatchesEncodingJSON
+// holds that output equal to encoding/json's.
 
 // number is a float64 that is null in JSON when it is not finite.
 type number float64
 
 // MarshalJSON implements json.Marshaler.
 func (n number) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+	return appendNumber(nil, float64(n)), nil
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -39,9 +44,71 @@ func (n *number) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// The *JSON types shadow the float fields of the exported types; fields of
+// appendNumber appends f as encoding/json formats a float64, or null.
+func appendNumber(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	a := math.Abs(f)
+	format := byte('f')
+	if a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // e-09 → e-9, as encoding/json writes it
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// The *JSON types shadow fields of the exported types; the other fields of
 // the embedded alias are encoded unchanged (encoding/json prefers the less
-// nested field of the same name).
+// nested of two fields with the same name).
+
+type snapshotAlias Snapshot
+
+// snapshotJSON leaves the keys out (a nil slice with omitempty); they are
+// appended after the other fields.
+type snapshotJSON struct {
+	*snapshotAlias
+	Keys []Key `json:"keys,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (s Snapshot) MarshalJSON() ([]byte, error) {
+	return appendSnapshot(nil, &s)
+}
+
+// appendSnapshot appends s as JSON: every field but the keys through
+// encoding/json, then the keys. Nil alert and finding lists are written as
+// [] (there are none), a nil key list too.
+func appendSnapshot(b []byte, s *Snapshot) ([]byte, error) {
+	c := *s
+	if c.Alerts == nil {
+		c.Alerts = []Alert{}
+	}
+	if c.Findings == nil {
+		c.Findings = []Finding{}
+	}
+	head, err := json.Marshal(snapshotJSON{snapshotAlias: (*snapshotAlias)(&c)})
+	if err != nil {
+		return b, err
+	}
+	b = append(b, head[:len(head)-1]...) // without its closing brace
+	b = append(b, `,"keys":[`...)
+	for i := range s.Keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = appendKey(b, &s.Keys[i]); err != nil {
+			return b, err
+		}
+	}
+	return append(b, "]}"...), nil
+}
 
 type keyAlias Key
 
@@ -58,6 +125,8 @@ type keyJSON struct {
 	Z       number `json:"z"`
 	Ratio   number `json:"ratio"`
 	SLO     number `json:"slo,omitempty"`
+	// History is appended by appendKey; here it only hides the alias's.
+	History []Point `json:"history,omitempty"`
 }
 
 func (j *keyJSON) floats(k *Key) []floatField {
@@ -68,21 +137,47 @@ func (j *keyJSON) floats(k *Key) []floatField {
 	}
 }
 
+// appendKey appends k as JSON, its history last.
+func appendKey(b []byte, k *Key) ([]byte, error) {
+	j := keyJSON{keyAlias: (*keyAlias)(k)}
+	copyOut(j.floats(k))
+	head, err := json.Marshal(&j)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, head[:len(head)-1]...)
+	b = append(b, `,"history":`...)
+	if k.History == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range k.History {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = k.History[i].appendJSON(b); err != nil {
+				return b, err
+			}
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
 // MarshalJSON implements json.Marshaler: unknown numbers are null.
 func (k Key) MarshalJSON() ([]byte, error) {
-	j := keyJSON{keyAlias: (*keyAlias)(&k)}
-	copyOut(j.floats(&k))
-	return json.Marshal(&j)
+	return appendKey(nil, &k)
 }
 
 // UnmarshalJSON implements json.Unmarshaler: null numbers are NaN.
 func (k *Key) UnmarshalJSON(b []byte) error {
-	j := keyJSON{keyAlias: (*keyAlias)(k)}
+	j := keyJSON{keyAlias: (*keyAlias)(k), History: k.History}
 	copyOut(j.floats(k))
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
 	copyIn(j.floats(k))
+	k.History = j.History
 	return nil
 }
 
@@ -99,11 +194,25 @@ func (j *pointJSON) floats(p *Point) []floatField {
 	return []floatField{{&p.Value, &j.Value}, {&p.Lower, &j.Lower}, {&p.Upper, &j.Upper}}
 }
 
+// appendJSON appends p as encoding/json would write pointJSON.
+func (p *Point) appendJSON(b []byte) ([]byte, error) {
+	if y := p.T.Year(); y < 0 || y >= 10000 { // as time.Time.MarshalJSON
+		return b, &json.UnsupportedValueError{Str: "point time " + p.T.String() + ": year outside [0,9999]"}
+	}
+	b = append(b, `{"t":"`...)
+	b = p.T.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","v":`...)
+	b = appendNumber(b, p.Value)
+	b = append(b, `,"lo":`...)
+	b = appendNumber(b, p.Lower)
+	b = append(b, `,"hi":`...)
+	b = appendNumber(b, p.Upper)
+	return append(b, '}'), nil
+}
+
 // MarshalJSON implements json.Marshaler: unknown numbers are null.
 func (p Point) MarshalJSON() ([]byte, error) {
-	j := pointJSON{pointAlias: (*pointAlias)(&p)}
-	copyOut(j.floats(&p))
-	return json.Marshal(&j)
+	return p.appendJSON(make([]byte, 0, 72))
 }
 
 // UnmarshalJSON implements json.Unmarshaler: null numbers are NaN.

@@ -69,17 +69,17 @@ type findingView struct {
 }
 
 type keyView struct {
-	Key, Anchor, Name                string
-	Verb, Resource, Scope, Phase     string
-	Probe, State                     string
-	Learning                         bool
-	Samples, MinSamples              int64
-	Progress                         string // "120 of 300 samples"
-	Current, Band, P50, P95, P99     string
-	Score, Z, Ratio, SLO             string
-	FiringSince, LastSample          string
-	Alerted                          bool
-	Chart                            *chart
+	Key, Anchor, Name            string
+	Verb, Resource, Scope, Phase string
+	Probe, State                 string
+	Learning                     bool
+	Samples, MinSamples          int64
+	Progress                     string // "120 of 300 samples"
+	Current, Band, P50, P95, P99 string
+	Score, Z, Ratio, SLO         string
+	FiringSince, LastSample      string
+	Alerted                      bool
+	Chart                        *chart
 }
 
 // fact is one line of the agent's health: a name, a value and whether it
@@ -346,7 +346,7 @@ func buildKey(k *Key, anchor string, now time.Time) keyView {
 		v.Progress = fmtCount(k.Samples) + " of " + fmtCount(k.MinSamples) + " samples"
 	}
 	if lo, hi := band(k.Lower, k.Upper); !math.IsNaN(hi) {
-		v.Band = fmtSeconds(lo) + " – " + fmtSeconds(hi)
+		v.Band = fmtRange(lo, hi)
 	} else {
 		v.Band = unknown
 	}
@@ -401,8 +401,12 @@ func buildVerdict(s *Snapshot, p *pageView) verdict {
 	switch {
 	case p.FiringAlerts > 0:
 		v := verdict{Class: "firing", Text: plural(p.FiringAlerts, "alert") + " firing"}
-		if len(p.Alerts) > 0 && p.Alerts[0].Summary != "" {
+		if len(p.Alerts) > 0 { // the newest firing alert, sorted first
 			v.Detail = p.Alerts[0].Summary
+			if v.Detail == "" {
+				v.Detail = p.Alerts[0].Name
+			}
+			v.Detail += ", since " + p.Alerts[0].Since
 		}
 		if !s.Ready {
 			v.Detail = strings.TrimSpace("Not ready: " + s.Reason + ". " + v.Detail)
@@ -450,8 +454,8 @@ func budgetFacts(b *Budget, now time.Time) ([]fact, bool) {
 	if !b.Enabled {
 		return nil, false
 	}
-	failed := fmtCount(b.ProbesFailed) + " failed"
-	if b.ProbesSent > 0 {
+	failed := fmtCount(b.ProbesFailed)
+	if b.ProbesSent > 0 && b.ProbesFailed > 0 {
 		failed += " (" + fmtNum(100*float64(b.ProbesFailed)/float64(b.ProbesSent)) + "%)"
 	}
 	facts := []fact{
@@ -461,7 +465,8 @@ func budgetFacts(b *Budget, now time.Time) ([]fact, bool) {
 		{ID: "interval", Name: "Probe round every", Value: fmtDuration(b.Interval)},
 		{ID: "lastProbe", Name: "Last probe", Value: fmtWhen(b.LastProbe, now)},
 		{ID: "nextProbe", Name: "Next probe", Value: fmtWhen(b.NextProbe, now)},
-		{ID: "probes", Name: "Probes sent", Value: fmtCount(b.ProbesSent), Note: failed, Warn: b.ProbesFailed > 0},
+		{ID: "probesSent", Name: "Probes sent", Value: fmtCount(b.ProbesSent)},
+		{ID: "probesFailed", Name: "Probes failed", Value: failed, Warn: b.ProbesFailed > 0},
 		{ID: "failures", Name: "Failing in a row", Value: fmtCount(b.Failures), Warn: b.Failures > 0,
 			Note: backoffNote(b.Failures)},
 	}
