@@ -72,4 +72,3 @@ func benchServe(b *testing.B, h http.Handler, req *http.Request) {
 		h.ServeHTTP(w, req)
 	}
 }
-

@@ -75,6 +75,7 @@ type keyView struct {
 	Learning                     bool
 	Samples, MinSamples          int64
 	Progress                     string // "120 of 300 samples"
+	SamplesText                  string // "9120"
 	Current, Band, P50, P95, P99 string
 	Score, Z, Ratio, SLO         string
 	FiringSince, LastSample      string
@@ -336,7 +337,7 @@ func buildKey(k *Key, anchor string, now time.Time) keyView {
 		Current: fmtSeconds(k.Current),
 		P50:     fmtSeconds(k.P50), P95: fmtSeconds(k.P95), P99: fmtSeconds(k.P99),
 		Score: fmtNum(k.Score), Z: fmtNum(k.Z), Ratio: fmtRatio(k.Ratio),
-		LastSample: fmtAgo(k.LastSample, now),
+		LastSample: fmtAgo(k.LastSample, now), SamplesText: fmtCount(k.Samples),
 	}
 	if v.State == "" {
 		v.State = "normal"
@@ -485,7 +486,7 @@ func watchFacts(w *Watch) []fact {
 		return nil
 	}
 	return []fact{
-		{ID: "lastDelay", Name: "Last delivery delay", Value: fmtSeconds(w.LastDelay.Seconds()), Note: "event received − lease renewTime"},
+		{ID: "lastDelay", Name: "Last delivery delay", Value: fmtSeconds(w.LastDelay.Seconds()), Note: "received − renewTime"},
 		{ID: "events", Name: "Events", Value: fmtCount(w.Events)},
 		{ID: "restarts", Name: "Restarts", Value: fmtCount(w.Restarts), Warn: w.Restarts > 0},
 		{ID: "relists", Name: "Relists", Value: fmtCount(w.Relists), Warn: w.Relists > 0},
