@@ -160,15 +160,15 @@ func TestInstrumentAgainstKubeAPIServer(t *testing.T) {
 		}
 	}
 	for _, key := range []string{
-		"create/namespaces/cluster",
+		"create/namespaces/resource",
 		"list/configmaps/namespace",
 		"watch/configmaps/namespace",
-		"create/configmaps/namespace",
+		"create/configmaps/resource",
 		"get/configmaps/resource",
 		"patch/configmaps/resource",
 		"apply/configmaps/resource",
 		"delete/configmaps/resource",
-		"create/deployments.apps/namespace",
+		"create/deployments.apps/resource",
 		"patch/deployments.apps/status/resource",
 		"get/discovery/cluster",
 		"get/version/cluster",

@@ -227,7 +227,9 @@ func Parse(method, path, rawQuery string) Class {
 	}
 
 	switch {
-	case name != "":
+	case name != "", c.Verb == VerbCreate:
+		// A create names one object (in its body): kube-apiserver's
+		// CleanScope and the API-call SLOs count it as a single-object call.
 		c.Scope = ScopeResource
 	case c.Namespace != "":
 		c.Scope = ScopeNamespace

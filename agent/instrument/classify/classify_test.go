@@ -25,7 +25,7 @@ var parseCases = []struct {
 	{"GET", "/api/v1/namespaces/kube-system/configmaps?watch=false", Class{Verb: VerbList, Version: "v1", Resource: "configmaps", Scope: ScopeNamespace, Namespace: "kube-system"}, "configmaps"},
 	{"GET", "/api/v1/watch/namespaces/ns1/pods", Class{Verb: VerbWatch, Version: "v1", Resource: "pods", Scope: ScopeNamespace, LongRunning: true, Namespace: "ns1"}, "pods"},
 	{"GET", "/api/v1/watch/namespaces/ns1/pods/p", Class{Verb: VerbWatch, Version: "v1", Resource: "pods", Scope: ScopeResource, LongRunning: true, Namespace: "ns1"}, "pods"},
-	{"POST", "/api/v1/namespaces/default/pods", Class{Verb: VerbCreate, Version: "v1", Resource: "pods", Scope: ScopeNamespace, Namespace: "default"}, "pods"},
+	{"POST", "/api/v1/namespaces/default/pods", Class{Verb: VerbCreate, Version: "v1", Resource: "pods", Scope: ScopeResource, Namespace: "default"}, "pods"},
 	{"PUT", "/api/v1/namespaces/default/pods/web-0/status", Class{Verb: VerbUpdate, Version: "v1", Resource: "pods", Subresource: "status", Scope: ScopeResource, Namespace: "default"}, "pods/status"},
 	{"PATCH", "/api/v1/nodes/node-1/status", Class{Verb: VerbPatch, Version: "v1", Resource: "nodes", Subresource: "status", Scope: ScopeResource}, "nodes/status"},
 	{"DELETE", "/api/v1/namespaces/default/pods/web-0", Class{Verb: VerbDelete, Version: "v1", Resource: "pods", Scope: ScopeResource, Namespace: "default"}, "pods"},
@@ -57,7 +57,7 @@ var parseCases = []struct {
 	{"GET", "/apis/apps/v1/deployments?watch=true", Class{Verb: VerbWatch, Group: "apps", Version: "v1", Resource: "deployments", Scope: ScopeCluster, LongRunning: true}, "deployments.apps"},
 	{"PATCH", "/apis/batch/v1/namespaces/ci/jobs/build-1/status", Class{Verb: VerbPatch, Group: "batch", Version: "v1", Resource: "jobs", Subresource: "status", Scope: ScopeResource, Namespace: "ci"}, "jobs.batch/status"},
 	{"GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", Class{Verb: VerbGet, Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles", Scope: ScopeResource}, "clusterroles.rbac.authorization.k8s.io"},
-	{"POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", Class{Verb: VerbCreate, Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews", Scope: ScopeCluster}, "selfsubjectaccessreviews.authorization.k8s.io"},
+	{"POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", Class{Verb: VerbCreate, Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews", Scope: ScopeResource}, "selfsubjectaccessreviews.authorization.k8s.io"},
 	// CRDs and aggregated APIs
 	{"GET", "/apis/example.com/v1alpha1/namespaces/ns/widgets/w1", Class{Verb: VerbGet, Group: "example.com", Version: "v1alpha1", Resource: "widgets", Scope: ScopeResource, Namespace: "ns"}, "widgets.example.com"},
 	{"PATCH", "/apis/cert-manager.io/v1/namespaces/ns/certificates/c/status", Class{Verb: VerbPatch, Group: "cert-manager.io", Version: "v1", Resource: "certificates", Subresource: "status", Scope: ScopeResource, Namespace: "ns"}, "certificates.cert-manager.io/status"},
