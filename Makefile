@@ -11,7 +11,7 @@ E2E_TIMEOUT ?= 45m
 KUBE_COMPONENTS ?= all
 OBS_COMPONENTS  ?= prometheus alertmanager jaeger chromium
 
-.PHONY: all build demo test test-unit test-e2e deps-e2e fuzz-smoke bench vet fmt clean
+.PHONY: all build demo test test-unit test-e2e deps-e2e fuzz-smoke bench vet fmt clean manifests dashboards image
 
 all: build
 
@@ -27,11 +27,13 @@ test: deps-e2e vet test-unit fuzz-smoke test-e2e
 ## test-unit: fast tests, no external components, with the race detector.
 test-unit:
 	$(GO) test -race -count=1 ./...
+	cd dashboards/lint && $(GO) test -race -count=1 ./...
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/...
+	cd dashboards/lint && $(GO) vet ./...
 
 ## deps-e2e: build (once, cached in ~/.cache) the real components test/e2e starts.
 ## Both builds run side by side so their downloads overlap.
@@ -39,8 +41,10 @@ deps-e2e:
 	@set -e; \
 	bash test/kube/build.sh $(KUBE_COMPONENTS) >/tmp/kubepulse-kube-build.log 2>&1 & k=$$!; \
 	bash test/observability/install.sh $(OBS_COMPONENTS) >/tmp/kubepulse-obs-install.log 2>&1 & o=$$!; \
+	bash test/tools/install-helm.sh >/tmp/kubepulse-helm-install.log 2>&1 & h=$$!; \
 	ok=1; wait $$k || { ok=0; echo "test/kube/build.sh failed:"; tail -40 /tmp/kubepulse-kube-build.log; }; \
 	wait $$o || { ok=0; echo "test/observability/install.sh failed:"; tail -40 /tmp/kubepulse-obs-install.log; }; \
+	wait $$h || { ok=0; echo "test/tools/install-helm.sh failed:"; tail -40 /tmp/kubepulse-helm-install.log; }; \
 	[ $$ok = 1 ]; tail -3 /tmp/kubepulse-kube-build.log; tail -8 /tmp/kubepulse-obs-install.log
 
 ## test-e2e: end-to-end tests against real kube-apiserver, Prometheus, Alertmanager, Jaeger, Chromium.
@@ -60,6 +64,19 @@ fuzz-smoke:
 ## bench: the benchmarks recorded in BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...
+
+## manifests: regenerate manifests/kubepulse.yaml (the Helm chart with default values).
+manifests:
+	@helm=$$(bash test/tools/install-helm.sh) && \
+	  $$helm template kubepulse manifests/charts/kubepulse --namespace kubepulse > manifests/kubepulse.yaml
+
+## dashboards: regenerate dashboards/*.json, the rule file and the chart's copies from Go.
+dashboards:
+	$(GO) test ./dashboards -run TestGenerated -count=1 -update
+
+## image: multi-arch OCI image in dist/image (+ dist/kubepulse-image.tar), no Docker or registry.
+image:
+	$(GO) run ./manifests/image -out dist/image -tar dist/kubepulse-image.tar -version $(VERSION)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
