@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"maps"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -297,7 +298,7 @@ func buildAlerts(alerts []Alert, keys []*Key, anchors map[string]string, now tim
 			Summary: a.Summary, Description: a.Description,
 			Current: fmtSeconds(a.Current), Baseline: fmtSeconds(a.Baseline), P99: fmtSeconds(a.P99),
 			Z: fmtNum(a.Z), Ratio: fmtRatio(a.Ratio), Samples: fmtCount(a.Samples),
-			Since: fmtWhen(a.Since, now), RunbookURL: a.RunbookURL, Phase: a.Labels["phase"],
+			Since: fmtWhen(a.Since, now), RunbookURL: webURL(a.RunbookURL), Phase: a.Labels["phase"],
 		}
 		end := now
 		if a.Resolved != nil {
@@ -319,6 +320,16 @@ func buildAlerts(alerts []Alert, keys []*Key, anchors map[string]string, now tim
 		out = append(out, v)
 	}
 	return out
+}
+
+// webURL returns u if it is an absolute http(s) URL, else "": a runbook link
+// that html/template would have to defuse is better not shown at all.
+func webURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	return u
 }
 
 func boolRank(b bool) int {
@@ -459,9 +470,13 @@ func budgetFacts(b *Budget, now time.Time) ([]fact, bool) {
 	if b.ProbesSent > 0 && b.ProbesFailed > 0 {
 		failed += " (" + fmtNum(100*float64(b.ProbesFailed)/float64(b.ProbesSent)) + "%)"
 	}
+	nodes, nodesNote := fmtCount(b.Nodes), ""
+	if b.Nodes <= 0 {
+		nodes, nodesNote = unknown, "not counted yet"
+	}
 	facts := []fact{
 		{ID: "clusterQPS", Name: "Cluster budget", Value: fmtQPS(b.ClusterQPS), Note: "all agents together"},
-		{ID: "nodes", Name: "Nodes sharing it", Value: fmtCount(b.Nodes)},
+		{ID: "nodes", Name: "Nodes sharing it", Value: nodes, Note: nodesNote},
 		{ID: "agentQPS", Name: "This agent's share", Value: fmtQPS(b.AgentQPS)},
 		{ID: "interval", Name: "Probe round every", Value: fmtDuration(b.Interval)},
 		{ID: "lastProbe", Name: "Last probe", Value: fmtWhen(b.LastProbe, now)},
