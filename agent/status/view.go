@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"hash/fnv"
 	"html/template"
-	"maps"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,118 +225,6 @@ func anchor(key string) string {
 	return string(strconv.AppendUint(b, uint64(h.Sum32()), 36))
 }
 
-// matchKeys returns the keys an alert is about: its "key" label if it has
-// one, else every key with the same verb, resource and phase (and scope and
-// probe when the alert names them). Alerts without a phase (unreachable,
-// throttled) are about the node, not one chart.
-func matchKeys(a *Alert, keys []*Key) []*Key {
-	if k := a.Labels["key"]; k != "" {
-		for _, key := range keys {
-			if key.Key == k {
-				return []*Key{key}
-			}
-		}
-		return nil
-	}
-	verb, res, phase := a.Labels["verb"], a.Labels["resource"], a.Labels["phase"]
-	if verb == "" || res == "" || phase == "" {
-		return nil
-	}
-	scope, probe := a.Labels["scope"], a.Labels["probe"]
-	var out []*Key
-	for _, k := range keys {
-		if k.Verb == verb && k.Resource == res && k.Phase == phase &&
-			(scope == "" || k.Scope == scope) && (probe == "" || k.Probe == probe) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// alertIntervals maps each key to the stretches during which it had a
-// firing alert: the key's own FiringSince and every alert matched to it.
-func alertIntervals(alerts []Alert, keys []*Key) map[string][]interval {
-	m := map[string][]interval{}
-	for _, k := range keys {
-		if k.FiringSince != nil {
-			m[k.Key] = append(m[k.Key], interval{From: *k.FiringSince})
-		}
-	}
-	for i := range alerts {
-		a := &alerts[i]
-		iv := interval{From: a.Since}
-		if a.Resolved != nil {
-			iv.To = *a.Resolved
-		}
-		for _, k := range matchKeys(a, keys) {
-			if !slices.Contains(m[k.Key], iv) {
-				m[k.Key] = append(m[k.Key], iv)
-			}
-		}
-	}
-	return m
-}
-
-func buildAlerts(alerts []Alert, keys []*Key, anchors map[string]string, now time.Time) []alertView {
-	order := make([]*Alert, len(alerts))
-	for i := range alerts {
-		order[i] = &alerts[i]
-	}
-	// Firing first, newest first within each state.
-	slices.SortStableFunc(order, func(a, b *Alert) int {
-		return cmp.Or(
-			cmp.Compare(boolRank(a.State != "firing"), boolRank(b.State != "firing")),
-			b.Since.Compare(a.Since),
-		)
-	})
-	out := make([]alertView, 0, len(order))
-	for _, a := range order {
-		v := alertView{
-			Name: a.Name, State: a.State, Severity: a.Severity,
-			Summary: a.Summary, Description: a.Description,
-			Current: fmtSeconds(a.Current), Baseline: fmtSeconds(a.Baseline), P99: fmtSeconds(a.P99),
-			Z: fmtNum(a.Z), Ratio: fmtRatio(a.Ratio), Samples: fmtCount(a.Samples),
-			Since: fmtWhen(a.Since, now), RunbookURL: webURL(a.RunbookURL), Phase: a.Labels["phase"],
-		}
-		end := now
-		if a.Resolved != nil {
-			v.Resolved = fmtWhen(*a.Resolved, now)
-			end = *a.Resolved
-		}
-		if !a.Since.IsZero() && !end.IsZero() && !end.Before(a.Since) {
-			v.Duration = fmtDuration(end.Sub(a.Since))
-		}
-		for _, name := range slices.Sorted(maps.Keys(a.Labels)) {
-			if name == "alertname" || name == "severity" {
-				continue // already in the heading
-			}
-			v.Labels = append(v.Labels, labelPair{Name: name, Value: a.Labels[name]})
-		}
-		if ks := matchKeys(a, keys); len(ks) > 0 {
-			v.Key, v.KeyAnchor = ks[0].Key, anchors[ks[0].Key]
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// webURL returns u if it is an absolute http(s) URL, else "": a runbook link
-// that html/template would have to defuse is better not shown at all.
-func webURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return ""
-	}
-	return u
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func buildKey(k *Key, anchor string, now time.Time) keyView {
 	v := keyView{
 		Key: k.Key, Anchor: anchor, Name: keyName(k),
@@ -460,67 +346,4 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
-}
-
-func budgetFacts(b *Budget, now time.Time) ([]fact, bool) {
-	if !b.Enabled {
-		return nil, false
-	}
-	failed := fmtCount(b.ProbesFailed)
-	if b.ProbesSent > 0 && b.ProbesFailed > 0 {
-		failed += " (" + fmtNum(100*float64(b.ProbesFailed)/float64(b.ProbesSent)) + "%)"
-	}
-	nodes, nodesNote := fmtCount(b.Nodes), ""
-	if b.Nodes <= 0 {
-		nodes, nodesNote = unknown, "not counted yet"
-	}
-	facts := []fact{
-		{ID: "clusterQPS", Name: "Cluster budget", Value: fmtQPS(b.ClusterQPS), Note: "all agents together"},
-		{ID: "nodes", Name: "Nodes sharing it", Value: nodes, Note: nodesNote},
-		{ID: "agentQPS", Name: "This agent's share", Value: fmtQPS(b.AgentQPS)},
-		{ID: "interval", Name: "Probe round every", Value: fmtDuration(b.Interval)},
-		{ID: "lastProbe", Name: "Last probe", Value: fmtWhen(b.LastProbe, now)},
-		{ID: "nextProbe", Name: "Next probe", Value: fmtWhen(b.NextProbe, now)},
-		{ID: "probesSent", Name: "Probes sent", Value: fmtCount(b.ProbesSent)},
-		{ID: "probesFailed", Name: "Probes failed", Value: failed, Warn: b.ProbesFailed > 0},
-		{ID: "failures", Name: "Failing in a row", Value: fmtCount(b.Failures), Warn: b.Failures > 0,
-			Note: backoffNote(b.Failures)},
-	}
-	return facts, b.Failures > 0
-}
-
-func backoffNote(n int) string {
-	if n > 0 {
-		return "backing off"
-	}
-	return ""
-}
-
-func watchFacts(w *Watch) []fact {
-	if !w.Enabled {
-		return nil
-	}
-	return []fact{
-		{ID: "lastDelay", Name: "Last delivery delay", Value: fmtSeconds(w.LastDelay.Seconds()), Note: "received − renewTime"},
-		{ID: "events", Name: "Events", Value: fmtCount(w.Events)},
-		{ID: "restarts", Name: "Restarts", Value: fmtCount(w.Restarts), Warn: w.Restarts > 0},
-		{ID: "relists", Name: "Relists", Value: fmtCount(w.Relists), Warn: w.Relists > 0},
-	}
-}
-
-func storeFacts(s *Store, now time.Time) ([]fact, bool) {
-	keys := fmtCount(s.Keys)
-	full := false
-	if s.MaxKeys > 0 {
-		keys += " of " + fmtCount(s.MaxKeys)
-		full = s.Keys*10 >= s.MaxKeys*9
-	}
-	facts := []fact{
-		{ID: "keys", Name: "Keys", Value: keys, Warn: full, Note: map[bool]string{true: "near the cap"}[full]},
-		{ID: "overflow", Name: "Overflow", Value: fmtCount(s.Overflow), Warn: s.Overflow > 0,
-			Note: map[bool]string{true: "samples of new keys dropped at the cap"}[s.Overflow > 0]},
-		{ID: "evictions", Name: "Evictions", Value: fmtCount(s.Evictions)},
-		{ID: "lastCheckpoint", Name: "Last checkpoint", Value: fmtWhen(s.LastCheckpoint, now)},
-	}
-	return facts, full || s.Overflow > 0
 }
