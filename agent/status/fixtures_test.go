@@ -265,7 +265,9 @@ func fixtureHostile() Snapshot {
 		History: []Point{{T: t0, Value: 0, Lower: 0, Upper: 0}, {T: t0, Value: 0, Lower: 0, Upper: 0}}}
 	none := Key{Key: "get/none/cluster/p/total", Verb: "get", Resource: "none", Phase: "total", State: "learning", MinSamples: 300,
 		Current: math.NaN(), Samples: 0}
-	s.Keys = []Key{bad, zero, none}
+	row := bad // a second hostile key, normal: a table row when charts are capped
+	row.Key, row.State, row.FiringSince, row.Score = bad.Key+`/<i>row</i>`, `normal" onclick="alert(11)`, nil, -1
+	s.Keys = []Key{bad, zero, none, row}
 	s.Alerts = []Alert{{
 		Name: `Drift<script>alert(5)</script>`, State: "firing", Severity: `"><i>x`,
 		Labels:     map[string]string{`a"b`: `<script>alert(6)</script>`, "verb": "get", "resource": bad.Resource, "phase": bad.Phase},

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -294,8 +295,15 @@ func TestPageStates(t *testing.T) {
 // Hostile names must come out as text: no element, attribute or URL of the
 // page may be theirs.
 func TestPageEscapesHostileText(t *testing.T) {
+	// Charts for all keys, then a table for all but one: both markups.
+	for _, o := range []Options{{}, {MaxCharts: 1}} {
+		t.Run("charts="+strconv.Itoa(o.MaxCharts), func(t *testing.T) { checkHostile(t, o) })
+	}
+}
+
+func checkHostile(t *testing.T, o Options) {
 	s := fixtureHostile()
-	rec := get(t, newTestHandler(t, s, Options{}), "/")
+	rec := get(t, newTestHandler(t, s, o), "/")
 	body := rec.Body.String()
 	d := parse(t, rec.Body.Bytes())
 	for _, n := range all(d.root, func(*html.Node) bool { return true }) {
@@ -320,8 +328,10 @@ func TestPageEscapesHostileText(t *testing.T) {
 		t.Errorf("%d <h1> elements, want the page's own only", n)
 	}
 	// The key survives as data, exactly.
-	if len(all(d.root, withAttr("data-key", s.Keys[0].Key))) == 0 {
-		t.Error("hostile key not found verbatim in a data-key attribute")
+	for _, k := range []string{s.Keys[0].Key, s.Keys[3].Key} {
+		if len(all(d.root, withAttr("data-key", k))) == 0 {
+			t.Errorf("hostile key %q not found verbatim in a data-key attribute", k)
+		}
 	}
 	if !strings.Contains(text(byID(d, "header")), s.Node) {
 		t.Error("node name not shown as text")
