@@ -173,8 +173,18 @@ func Default() Config {
 		Watch:      Watch{Lease: true},
 		Checkpoint: Checkpoint{Path: "/var/lib/kubepulse/checkpoint", Interval: Duration(5 * time.Minute)},
 		OTLP:       OTLP{Enabled: true},
-		Baseline:   baseline.DefaultConfig(),
+		Baseline:   latencyBaseline(),
 	}
+}
+
+// latencyBaseline is baseline.DefaultConfig with the floor latency needs: a
+// change of less than a millisecond is scheduling noise, not an API problem,
+// so phases that take microseconds (a reused connection's wait) do not alert
+// on jitter.
+func latencyBaseline() baseline.Config {
+	c := baseline.DefaultConfig()
+	c.Detector.AbsoluteStdDevFloor = 0.001
+	return c
 }
 
 // Validate reports every invalid field, each named by its path.

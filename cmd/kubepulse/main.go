@@ -44,8 +44,10 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"version", "print the version", runVersion},
+		{"run", "run the node agent (in a DaemonSet, or with --kubeconfig)", runAgent},
+		{"demo", "run the whole agent against a simulated API server: no cluster needed", runDemo},
 		{"backtest", "replay recorded series through the detector and score every row", runBacktest},
+		{"version", "print the version", runVersion},
 	}
 }
 
@@ -72,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err := c.run(ctx, args[1:], stdout, stderr)
 		var ue usageError
 		switch {
-		case err == nil:
+		case err == nil, errors.Is(err, errHelp):
 			return exitOK
 		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "kubepulse %s: %v\n", c.name, err)

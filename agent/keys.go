@@ -1,0 +1,141 @@
+package agent
+
+import (
+	"sync"
+	"time"
+
+	"github.com/kubepulse/kubepulse/agent/instrument"
+	"github.com/kubepulse/kubepulse/agent/instrument/classify"
+)
+
+// PhaseTotal names the whole request in baseline keys and labels; the other
+// phases use instrument.Phase names (dns, connect, tls, conn_wait, server,
+// transfer), and the Lease watch uses PhaseDelivery.
+const (
+	PhaseTotal    = "total"
+	PhaseDelivery = "delivery"
+)
+
+// series is what a baseline key stands for: the labels it is exported and
+// alerted with, and the SLO it is held to.
+type series struct {
+	Verb, Resource, Scope, Phase, Probe string
+	SLO                                 float64 // seconds; 0: none
+}
+
+// seriesKey names a baseline series. Probe traffic is keyed by the probe
+// (its class is fixed, and a cached and a quorum GET of a Node are the same
+// class); other traffic by its class: "get/pods/resource/server".
+func seriesKey(o *instrument.Observation, phase string) string {
+	if o.Origin != "" {
+		return o.Origin + "/" + phase
+	}
+	return o.Labels.Key + "/" + phase
+}
+
+// sloFor returns the upstream API-call latency SLO of a request class, for
+// the whole request only: 1 s for single-object calls, 5 s for
+// namespace-scoped and 30 s for cluster-scoped collection calls. Non-resource
+// calls (readyz, discovery) have none.
+func sloFor(c classify.Class, phase string) float64 {
+	if phase != PhaseTotal || c.NonResource {
+		return 0
+	}
+	switch c.Verb {
+	case classify.VerbWatch, classify.VerbConnect, classify.VerbOther:
+		return 0
+	}
+	switch c.Scope {
+	case classify.ScopeResource:
+		return 1
+	case classify.ScopeNamespace:
+		return 5
+	default:
+		return 30
+	}
+}
+
+// registry remembers the labels of every key the tracker learns, so that
+// collectors and the status page can name them; it is pruned to the keys
+// the tracker still holds.
+type registry struct {
+	mu sync.RWMutex
+	m  map[string]*keyInfo
+}
+
+type keyInfo struct {
+	series
+	history history
+}
+
+func newRegistry() *registry { return &registry{m: map[string]*keyInfo{}} }
+
+// info returns the key's info, creating it from s on first sight.
+func (r *registry) info(key string, s series) *keyInfo {
+	r.mu.RLock()
+	ki, ok := r.m[key]
+	r.mu.RUnlock()
+	if ok {
+		return ki
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ki, ok = r.m[key]; !ok {
+		ki = &keyInfo{series: s}
+		r.m[key] = ki
+	}
+	return ki
+}
+
+func (r *registry) get(key string) (*keyInfo, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ki, ok := r.m[key]
+	return ki, ok
+}
+
+// prune drops the keys for which keep is false.
+func (r *registry) prune(keep func(string) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.m {
+		if !keep(k) {
+			delete(r.m, k)
+		}
+	}
+}
+
+// historyLen is how many recent points each key keeps for its chart.
+const historyLen = 180
+
+// point is one sample with the band that was normal when it arrived.
+type point struct {
+	t            time.Time
+	v, low, high float64
+}
+
+// history is a fixed ring of recent points.
+type history struct {
+	mu   sync.Mutex
+	ring [historyLen]point
+	n    int // points written in total
+}
+
+func (h *history) add(p point) {
+	h.mu.Lock()
+	h.ring[h.n%historyLen] = p
+	h.n++
+	h.mu.Unlock()
+}
+
+// points returns the points, oldest first.
+func (h *history) points() []point {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := min(h.n, historyLen)
+	out := make([]point, 0, n)
+	for i := h.n - n; i < h.n; i++ {
+		out = append(out, h.ring[i%historyLen])
+	}
+	return out
+}
