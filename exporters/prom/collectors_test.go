@@ -96,7 +96,50 @@ kubepulse_baseline_state{phase="total",probe="",resource="pods",scope="cluster",
 			if err := testutil.CollectAndCompare(NewBaselineCollector(tt.src), strings.NewReader(tt.want)); err != nil {
 				t.Error(err)
 			}
+			// A pedantic registry also checks every series against its Desc
+			// (label names, type): the hand-built series must pass.
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(NewBaselineCollector(tt.src))
+			if _, err := reg.Gather(); err != nil {
+				t.Error(err)
+			}
 		})
+	}
+}
+
+// TestBaselineCollectorSeriesAreIndependent: keys share nothing mutable, so
+// the values and labels of one never leak into another's series, and two
+// scrapes in a row give the same exposition.
+func TestBaselineCollectorSeriesAreIndependent(t *testing.T) {
+	src := baselines{
+		{Verb: "get", Resource: "pods", Scope: "resource", Phase: "server", State: "resyncing", Samples: 3,
+			Mean: 1, StdDev: 2, P50: 3, P95: 4, P99: 5, Score: 0.25},
+		{Verb: "list", Resource: "nodes", Scope: "cluster", Phase: "tls", Probe: "node_list", State: StatePending, Samples: 7,
+			Mean: 6, StdDev: 7, P50: 8, P95: 9, P99: 10, Score: 0.5},
+	}
+	want := baselineHelp + `kubepulse_baseline_seconds{phase="server",probe="",resource="pods",scope="resource",stat="ewma_mean",verb="get"} 1
+kubepulse_baseline_seconds{phase="server",probe="",resource="pods",scope="resource",stat="ewma_stddev",verb="get"} 2
+kubepulse_baseline_seconds{phase="server",probe="",resource="pods",scope="resource",stat="p50",verb="get"} 3
+kubepulse_baseline_seconds{phase="server",probe="",resource="pods",scope="resource",stat="p95",verb="get"} 4
+kubepulse_baseline_seconds{phase="server",probe="",resource="pods",scope="resource",stat="p99",verb="get"} 5
+kubepulse_baseline_seconds{phase="tls",probe="node_list",resource="nodes",scope="cluster",stat="ewma_mean",verb="list"} 6
+kubepulse_baseline_seconds{phase="tls",probe="node_list",resource="nodes",scope="cluster",stat="ewma_stddev",verb="list"} 7
+kubepulse_baseline_seconds{phase="tls",probe="node_list",resource="nodes",scope="cluster",stat="p50",verb="list"} 8
+kubepulse_baseline_seconds{phase="tls",probe="node_list",resource="nodes",scope="cluster",stat="p95",verb="list"} 9
+kubepulse_baseline_seconds{phase="tls",probe="node_list",resource="nodes",scope="cluster",stat="p99",verb="list"} 10
+` + scoreHelp + `kubepulse_anomaly_score{phase="server",probe="",resource="pods",scope="resource",verb="get"} 0.25
+kubepulse_anomaly_score{phase="tls",probe="node_list",resource="nodes",scope="cluster",verb="list"} 0.5
+` + samplesHelp + `kubepulse_baseline_samples{phase="server",probe="",resource="pods",scope="resource",verb="get"} 3
+kubepulse_baseline_samples{phase="tls",probe="node_list",resource="nodes",scope="cluster",verb="list"} 7
+` + stateHelp + `kubepulse_baseline_state{phase="server",probe="",resource="pods",scope="resource",state="resyncing",verb="get"} 1
+kubepulse_baseline_state{phase="tls",probe="node_list",resource="nodes",scope="cluster",state="pending",verb="list"} 1
+`
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewBaselineCollector(src))
+	for i := range 2 {
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+			t.Errorf("scrape %d: %v", i+1, err)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,6 +133,26 @@ func TestServerMetricsFormats(t *testing.T) {
 			return
 		}
 	})
+}
+
+// TestServerConcurrentScrapes: scrapes in parallel, in every format, share
+// the baseline collector's label pairs (run with -race).
+func TestServerConcurrentScrapes(t *testing.T) {
+	s := newTestServer(t, ServerOptions{Gatherer: recordedRegistry(t), MaxRequestsInFlight: 8})
+	accepts := []string{"", "application/openmetrics-text;version=1.0.0",
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if w := get(s.Handler(), "/metrics", accepts[i%len(accepts)]); w.Code != 200 || w.Body.Len() == 0 {
+					t.Errorf("scrape: %d, %d bytes", w.Code, w.Body.Len())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func grepLines(s, substr string) string {
