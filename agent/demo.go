@@ -96,7 +96,9 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 			}
 		},
 	})
-	fmt.Fprintf(o.Out, "%s  demo stopped after %s\n", clockOf(started), time.Since(started).Round(time.Second))
+	if err == nil {
+		fmt.Fprintf(o.Out, "%s  demo stopped after %s\n", clockOf(started), time.Since(started).Round(time.Second))
+	}
 	return err
 }
 

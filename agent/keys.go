@@ -2,7 +2,6 @@ package agent
 
 import (
 	"sync"
-	"time"
 
 	"github.com/kubepulse/kubepulse/agent/instrument"
 	"github.com/kubepulse/kubepulse/agent/instrument/classify"
@@ -59,14 +58,20 @@ func sloFor(c classify.Class, phase string) float64 {
 // collectors and the status page can name them; it is pruned to the keys
 // the tracker still holds.
 type registry struct {
-	mu sync.RWMutex
-	m  map[string]*keyInfo
+	mu      sync.RWMutex
+	m       map[string]*keyInfo
+	charted int // keys with a history
 }
 
 type keyInfo struct {
 	series
-	history history
+	history *history // nil for keys beyond maxCharted: no chart, no memory
 }
+
+// maxCharted bounds the keys that keep a chart history: the probes and the
+// watch always do, other traffic (a controller's own classes) up to this
+// many — the status page charts only the most interesting ones anyway.
+const maxCharted = 64
 
 func newRegistry() *registry { return &registry{m: map[string]*keyInfo{}} }
 
@@ -82,6 +87,10 @@ func (r *registry) info(key string, s series) *keyInfo {
 	defer r.mu.Unlock()
 	if ki, ok = r.m[key]; !ok {
 		ki = &keyInfo{series: s}
+		if s.Probe != "" || r.charted < maxCharted {
+			ki.history = new(history)
+			r.charted++
+		}
 		r.m[key] = ki
 	}
 	return ki
@@ -98,8 +107,11 @@ func (r *registry) get(key string) (*keyInfo, bool) {
 func (r *registry) prune(keep func(string) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k := range r.m {
+	for k, ki := range r.m {
 		if !keep(k) {
+			if ki.history != nil {
+				r.charted--
+			}
 			delete(r.m, k)
 		}
 	}
@@ -108,10 +120,11 @@ func (r *registry) prune(keep func(string) bool) {
 // historyLen is how many recent points each key keeps for its chart.
 const historyLen = 180
 
-// point is one sample with the band that was normal when it arrived.
+// point is one sample with the band that was normal when it arrived, kept
+// compact (24 bytes): float32 is plenty for a chart.
 type point struct {
-	t            time.Time
-	v, low, high float64
+	t            int64 // Unix nanoseconds
+	v, low, high float32
 }
 
 // history is a fixed ring of recent points.
@@ -122,6 +135,9 @@ type history struct {
 }
 
 func (h *history) add(p point) {
+	if h == nil {
+		return
+	}
 	h.mu.Lock()
 	h.ring[h.n%historyLen] = p
 	h.n++
@@ -130,6 +146,9 @@ func (h *history) add(p point) {
 
 // points returns the points, oldest first.
 func (h *history) points() []point {
+	if h == nil {
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := min(h.n, historyLen)

@@ -64,7 +64,7 @@ func (p *pipeline) sample(key string, ki *keyInfo, v float64, at time.Time) {
 	ev, ok := p.tracker.Observe(key, v, at)
 	if st, found := p.tracker.Status(key); found {
 		low, high := band(st)
-		ki.history.add(point{t: at, v: v, low: low, high: high})
+		ki.history.add(point{t: at.UnixNano(), v: float32(v), low: float32(low), high: float32(high)})
 	}
 	if !ok || ev.Reason != baseline.ReasonDrift {
 		return // SLO breaches are judged by the rules, learning or not

@@ -112,7 +112,8 @@ func (a *agent) snapshot() status.Snapshot {
 			k.FiringSince = &fs
 		}
 		for _, p := range ki.history.points() {
-			k.History = append(k.History, status.Point{T: p.t, Value: p.v, Lower: p.low, Upper: p.high})
+			k.History = append(k.History, status.Point{T: time.Unix(0, p.t).UTC(), Value: float64(p.v),
+				Lower: float64(p.low), Upper: float64(p.high)})
 		}
 		s.Keys = append(s.Keys, k)
 	})

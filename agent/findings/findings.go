@@ -55,7 +55,10 @@ type Finding struct {
 	Title    string
 	Advice   string
 	Evidence string // the numbers
-	Since    time.Time
+	// Value is the finding's main number and Threshold the limit it crossed
+	// (for client throttling: the share of requests throttled, and 0.05).
+	Value, Threshold float64
+	Since            time.Time
 }
 
 // Options configure an Analyzer.
@@ -222,16 +225,18 @@ func (a *Analyzer) Findings() []Finding {
 	a.mu.Unlock()
 
 	var out []Finding
-	add := func(id, severity, title, advice, evidence string) {
+	add := func(id, severity, title, advice, evidence string) *Finding {
 		out = append(out, Finding{ID: id, Severity: severity, Title: title, Advice: advice, Evidence: evidence})
+		return &out[len(out)-1]
 	}
 	win := a.o.Window
 	if c.requests >= throttleMinCount && float64(c.throttled) >= throttledShare*float64(c.requests) {
-		add(ClientThrottling, "warning", "Client-side throttling",
+		f := add(ClientThrottling, "warning", "Client-side throttling",
 			"Requests wait in client-go's own rate limiter (rest.Config QPS/Burst), not in the API server. Raise QPS and Burst, or read through informers (a shared cache) instead of repeated GET/LIST calls.",
 			fmt.Sprintf("%d of %d requests (%.0f%%) waited ≥ %v in the last %v; mean wait %v, longest %v",
 				c.throttled, c.requests, 100*float64(c.throttled)/float64(c.requests), throttledWait, win,
 				(c.throttleWait/time.Duration(max(c.throttled, 1))).Round(time.Millisecond), c.maxThrottle.Round(time.Millisecond)))
+		f.Value, f.Threshold = float64(c.throttled)/float64(c.requests), throttledShare
 	}
 	if c.conns >= reuseMinCount && float64(c.reused) < reuseShare*float64(c.conns) {
 		add(LowConnReuse, "warning", "Connections are not reused",
