@@ -444,9 +444,8 @@ func (a *agent) leaseDelay(d time.Duration, renewed time.Time) {
 	a.metrics.ObserveWatchDelay(d)
 	a.live.watchDelay(d)
 	a.live.apiAnswered(renewed.Add(d))
-	const key = "lease_watch/" + PhaseDelivery
-	ki := a.keys.info(key, series{Verb: string(classify.VerbWatch), Resource: "leases.coordination.k8s.io",
-		Scope: string(classify.ScopeResource), Phase: PhaseDelivery, Probe: "lease_watch"})
+	const key = leaseWatchProbe + "/" + PhaseDelivery
+	ki, _ := a.keys.get(key)
 	(&pipeline{tracker: a.tracker, keys: a.keys, alerts: a.alerts}).sample(key, ki, max(d, time.Microsecond).Seconds(), renewed.Add(d))
 }
 

@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/kubepulse/kubepulse/agent/instrument"
 	"github.com/kubepulse/kubepulse/agent/instrument/classify"
+	"github.com/kubepulse/kubepulse/agent/probe"
 )
 
 // PhaseTotal names the whole request in baseline keys and labels; the other
@@ -96,11 +98,67 @@ func (r *registry) info(key string, s series) *keyInfo {
 	return ki
 }
 
+// get returns a key's info. A key restored from a checkpoint and not yet
+// seen again is named from the key itself (see seriesFromKey).
 func (r *registry) get(key string) (*keyInfo, bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	ki, ok := r.m[key]
-	return ki, ok
+	r.mu.RUnlock()
+	if ok {
+		return ki, true
+	}
+	s, ok := seriesFromKey(key)
+	if !ok {
+		return nil, false
+	}
+	return r.info(key, s), true
+}
+
+// probeSeries are the fixed labels of the agent's own series, by the name
+// that prefixes their keys.
+var probeSeries = map[string]series{
+	string(probe.NodeCached):  {Verb: "get", Resource: "nodes", Scope: "resource"},
+	string(probe.NodeQuorum):  {Verb: "get", Resource: "nodes", Scope: "resource"},
+	string(probe.PodsOnNode):  {Verb: "list", Resource: "pods", Scope: "namespace"},
+	string(probe.ClusterList): {Verb: "list", Resource: "nodes", Scope: "cluster"},
+	string(probe.Readyz):      {Verb: "get", Resource: classify.NonResourceReadyz, Scope: "cluster"},
+	leaseWatchProbe:           {Verb: "watch", Resource: "leases.coordination.k8s.io", Scope: "resource"},
+}
+
+// leaseWatchProbe names the Lease watch's series.
+const leaseWatchProbe = "lease_watch"
+
+// seriesFromKey recovers a key's labels from the key: "<probe>/<phase>" or
+// "<verb>/<resource>/<scope>/<phase>" (see seriesKey).
+func seriesFromKey(key string) (series, bool) {
+	i := strings.LastIndexByte(key, '/')
+	if i <= 0 {
+		return series{}, false
+	}
+	prefix, phase := key[:i], key[i+1:]
+	if s, ok := probeSeries[prefix]; ok {
+		s.Phase, s.Probe = phase, prefix
+		s.SLO = sloForLabels(s.Verb, s.Scope, s.Resource, phase)
+		return s, true
+	}
+	verb, resource, scope, rest, ok := classify.SplitKey(key)
+	if !ok || rest != phase {
+		return series{}, false
+	}
+	return series{Verb: verb, Resource: resource, Scope: scope, Phase: phase,
+		SLO: sloForLabels(verb, scope, resource, phase)}, true
+}
+
+// sloForLabels is sloFor for a class known only by its labels.
+func sloForLabels(verb, scope, resource, phase string) float64 {
+	c := classify.Class{Verb: classify.Verb(verb), Scope: classify.Scope(scope)}
+	switch resource {
+	case classify.NonResourceDiscovery, classify.NonResourceOpenAPI, classify.NonResourceVersion,
+		classify.NonResourceHealthz, classify.NonResourceLivez, classify.NonResourceReadyz,
+		classify.NonResourceMetrics, classify.NonResourceOther:
+		c.NonResource = true
+	}
+	return sloFor(c, phase)
 }
 
 // prune drops the keys for which keep is false.
