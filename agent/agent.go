@@ -19,7 +19,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,7 +85,10 @@ type agent struct {
 	clock   clock.WithTicker
 	started time.Time
 
-	tracker  *baseline.Tracker
+	trk      *trackerRef
+	current  atomic.Pointer[config.Config] // the configuration in force (reloads replace it)
+	probes   probeControl
+	prodCtx  context.Context
 	keys     *registry
 	alerts   *alerts.Manager
 	analyzer *findings.Analyzer
@@ -112,7 +121,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Version = "dev"
 	}
 	a := &agent{opts: o, cfg: o.Config, log: o.Logger, clock: o.Clock, started: o.Clock.Now(),
-		keys: newRegistry(), errRates: newErrorRates()}
+		keys: newRegistry(), errRates: newErrorRates(), trk: &trackerRef{}}
 	return a.run(ctx)
 }
 
@@ -122,14 +131,15 @@ func (a *agent) run(ctx context.Context) error {
 	recorder := prom.NewRecorder(reg)
 	a.metrics = prom.NewAgentMetrics(reg)
 
-	var err error
-	a.tracker, err = baseline.NewTracker(baseline.Options{
+	tracker, err := baseline.NewTracker(baseline.Options{
 		Config: cfg.Baseline, Prior: a.prior, Logger: a.log.With("component", "baseline"),
 		CheckpointPath: cfg.Checkpoint.Path,
 	})
 	if err != nil {
 		return fmt.Errorf("baselines: %w", err)
 	}
+	a.trk.set(tracker)
+	a.current.Store(&cfg)
 	knownNodes := max(a.opts.KnownNodes, readNodeCount(cfg.Checkpoint.Path))
 
 	a.traces, err = otlp.New(ctx, otlp.Options{
@@ -156,7 +166,7 @@ func (a *agent) run(ctx context.Context) error {
 		Logger: a.log.With("component", "alerts")})
 	a.analyzer = findings.New(findings.Options{Clock: a.clock})
 
-	pipe := &pipeline{reporters: []instrument.Reporter{recorder, a.analyzer}, tracker: a.tracker,
+	pipe := &pipeline{reporters: []instrument.Reporter{recorder, a.analyzer}, trk: a.trk,
 		keys: a.keys, alerts: a.alerts, errors: a.errRates}
 	instrument.RegisterClientGoMetrics(clientGoFanout{recorder, a.analyzer})
 	rc, err := a.restConfig()
@@ -217,8 +227,8 @@ func (a *agent) run(ctx context.Context) error {
 			go func() { defer producers.Done(); _ = d.Run(prodCtx) }()
 		}
 	}
-	runner, err := a.startProbes(prodCtx, &producers, knownNodes)
-	if err != nil {
+	a.prodCtx = prodCtx
+	if err := a.startProbes(prodCtx, cfg, knownNodes); err != nil {
 		return err
 	}
 	if cfg.Watch.Lease {
@@ -236,7 +246,7 @@ func (a *agent) run(ctx context.Context) error {
 	producers.Add(1)
 	go func() { defer producers.Done(); a.evaluateLoop(prodCtx) }()
 	checkpointDone := make(chan struct{})
-	go func() { defer close(checkpointDone); a.checkpointLoop(prodCtx, runner) }()
+	go func() { defer close(checkpointDone); a.checkpointLoop(prodCtx) }()
 	if a.opts.Sources != nil {
 		producers.Add(1)
 		go func() {
@@ -252,6 +262,7 @@ func (a *agent) run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err := <-serverErr:
 		stopProducers()
+		a.stopProbes()
 		producers.Wait()
 		return err
 	}
@@ -262,6 +273,7 @@ func (a *agent) run(ctx context.Context) error {
 	defer cancel()
 	a.log.Info("stopping", "timeout", deadline)
 	stopProducers()
+	a.stopProbes()
 	waitOrDeadline(stopCtx, &producers)
 	<-checkpointDone // the last checkpoint is written once producers stop
 	stopSinks()
@@ -285,6 +297,18 @@ func waitOrDeadline(ctx context.Context, wg *sync.WaitGroup) {
 	case <-ctx.Done():
 	}
 }
+
+// tracker is the baseline store in force (a reload may replace it).
+func (a *agent) tracker() *baseline.Tracker { return a.trk.get() }
+
+// trackerRef lets a configuration reload swap the tracker under the
+// request path without a lock.
+type trackerRef struct {
+	p atomic.Pointer[baseline.Tracker]
+}
+
+func (r *trackerRef) get() *baseline.Tracker  { return r.p.Load() }
+func (r *trackerRef) set(t *baseline.Tracker) { r.p.Store(t) }
 
 // prior gives keys their upstream SLO while they learn.
 func (a *agent) prior(key string) (float64, bool) {
@@ -374,17 +398,38 @@ func (a *agent) newServer(reg *prometheus.Registry, serving chan<- string) (*pro
 	return prom.NewServer(o)
 }
 
-// startProbes starts the probe runner if probes are enabled.
-func (a *agent) startProbes(ctx context.Context, wg *sync.WaitGroup, knownNodes int) (*probeHandle, error) {
-	h := &probeHandle{}
-	if !a.cfg.Probe.Enabled {
-		return h, nil
+// probeControl runs the probe runner and can replace it on a reload.
+type probeControl struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	handle *probeHandle
+}
+
+// startProbes starts the probe runner for c if probes are enabled, after
+// stopping the one running, if any; the node count carries over.
+func (a *agent) startProbes(ctx context.Context, c config.Config, knownNodes int) error {
+	pc := &a.probes
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.cancel != nil {
+		pc.cancel()
+		<-pc.done
+		pc.cancel = nil
+		knownNodes = max(knownNodes, pc.handle.Nodes())
 	}
-	p := a.cfg.Probe
+	if pc.handle == nil {
+		pc.handle = &probeHandle{}
+	}
+	if !c.Probe.Enabled {
+		return nil
+	}
+	h := pc.handle
+	p := c.Probe
 	seed := uint64(a.clock.Now().UnixNano())
 	r, err := probe.NewRunner(probe.RunnerOptions{
 		Client: a.client.CoreV1().RESTClient(),
-		Target: probe.Target{Node: a.cfg.NodeName, Namespace: a.cfg.PodNamespace},
+		Target: probe.Target{Node: c.NodeName, Namespace: c.PodNamespace},
 		Budget: probe.BudgetOptions{ClusterQPS: p.ClusterQPS, Interval: time.Duration(p.Interval),
 			StartupSpread: time.Duration(p.StartupSpread), MaxBackoff: time.Duration(p.MaxBackoff)},
 		KnownNodes: knownNodes,
@@ -396,11 +441,25 @@ func (a *agent) startProbes(ctx context.Context, wg *sync.WaitGroup, knownNodes 
 		OnResult:   func(res probe.Result) { a.probeResult(res, h) },
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = r.Run(ctx) }()
-	return h, nil
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	pc.cancel, pc.done = cancel, done
+	go func() { defer close(done); _ = r.Run(rctx) }()
+	return nil
+}
+
+// stopProbes stops the probe runner and waits for it.
+func (a *agent) stopProbes() {
+	pc := &a.probes
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.cancel != nil {
+		pc.cancel()
+		<-pc.done
+		pc.cancel = nil
+	}
 }
 
 // probeHandle remembers what the running probes learned.
@@ -426,14 +485,14 @@ func (h *probeHandle) Nodes() int {
 
 func (a *agent) probeResult(r probe.Result, h *probeHandle) {
 	a.metrics.ObserveProbe(string(r.Kind), r.Err == nil)
-	a.live.probeDone(r, true, a.cfg.Probe.ClusterQPS)
-	if r.Nodes > 0 {
-		h.setNodes(r.Nodes)
+	a.live.probeDone(r, true, a.conf().Probe.ClusterQPS)
+	if r.ClusterNodes > 0 {
+		h.setNodes(r.ClusterNodes)
 	}
 	a.live.mu.Lock()
 	nodes := a.live.budget.Nodes
 	a.live.mu.Unlock()
-	a.metrics.SetBudget(a.cfg.Probe.ClusterQPS, nodes, r.Interval)
+	a.metrics.SetBudget(a.conf().Probe.ClusterQPS, nodes, r.Interval)
 	failures, since, lastErr := a.rules.probeResult(r.At, r.Code, r.Err)
 	evaluateUnreachable(a.alerts, failures, since, lastErr, r.At.Add(r.Duration))
 }
@@ -446,7 +505,7 @@ func (a *agent) leaseDelay(d time.Duration, renewed time.Time) {
 	a.live.apiAnswered(renewed.Add(d))
 	const key = leaseWatchProbe + "/" + PhaseDelivery
 	ki, _ := a.keys.get(key)
-	(&pipeline{tracker: a.tracker, keys: a.keys, alerts: a.alerts}).sample(key, ki, max(d, time.Microsecond).Seconds(), renewed.Add(d))
+	(&pipeline{trk: a.trk, keys: a.keys, alerts: a.alerts}).sample(key, ki, max(d, time.Microsecond).Seconds(), renewed.Add(d))
 }
 
 // evaluateLoop runs the agent's rules every few seconds: findings, SLO
@@ -479,7 +538,7 @@ func (a *agent) evaluateLoop(ctx context.Context) {
 		a.live.mu.Unlock()
 		evaluateThrottling(a.alerts, active, now)
 		evaluateErrors(a.alerts, a.errRates.stats(now), now)
-		a.tracker.Snapshot(func(st baseline.KeyStatus) { evaluateSLO(a.alerts, a.keys, st) })
+		a.tracker().Snapshot(func(st baseline.KeyStatus) { evaluateSLO(a.alerts, a.keys, st) })
 	}
 }
 
@@ -494,7 +553,7 @@ func containsFinding(fs []findings.Finding, id string) bool {
 
 // checkpointLoop writes a checkpoint every checkpoint.interval and once
 // more when ctx ends, evicting idle keys before each.
-func (a *agent) checkpointLoop(ctx context.Context, probes *probeHandle) {
+func (a *agent) checkpointLoop(ctx context.Context) {
 	path := a.cfg.Checkpoint.Path
 	if path == "" {
 		<-ctx.Done()
@@ -505,28 +564,31 @@ func (a *agent) checkpointLoop(ctx context.Context, probes *probeHandle) {
 	for {
 		select {
 		case <-ctx.Done():
-			a.saveCheckpoint(path, probes)
+			a.saveCheckpoint(path)
 			return
 		case <-t.C():
-			a.saveCheckpoint(path, probes)
+			a.saveCheckpoint(path)
 		}
 	}
 }
 
-func (a *agent) saveCheckpoint(path string, probes *probeHandle) {
-	if latest := a.tracker.Latest(); !latest.IsZero() {
-		a.tracker.EvictIdle(latest)
+func (a *agent) saveCheckpoint(path string) {
+	if latest := a.tracker().Latest(); !latest.IsZero() {
+		a.tracker().EvictIdle(latest)
 	}
-	a.keys.prune(func(k string) bool { _, ok := a.tracker.Status(k); return ok })
+	a.keys.prune(func(k string) bool { _, ok := a.tracker().Status(k); return ok })
 	start := a.clock.Now()
-	if err := a.tracker.SaveCheckpoint(path); err != nil {
+	if err := a.tracker().SaveCheckpoint(path); err != nil {
 		a.mu.Lock()
 		a.checkpointErrors++
 		a.mu.Unlock()
 		a.log.Error("checkpoint not written", "path", path, "err", err)
 		return
 	}
-	if n := probes.Nodes(); n > 0 {
+	a.probes.mu.Lock()
+	n := a.probes.handle.Nodes()
+	a.probes.mu.Unlock()
+	if n > 0 {
 		if err := writeNodeCount(path, n); err != nil {
 			a.log.Warn("node count not saved", "err", err)
 		}
@@ -534,37 +596,94 @@ func (a *agent) saveCheckpoint(path string, probes *probeHandle) {
 	a.live.mu.Lock()
 	a.live.lastCheckpoint = a.clock.Now()
 	a.live.mu.Unlock()
-	a.log.Debug("checkpoint written", "path", path, "keys", a.tracker.Stats().Keys, "took", a.clock.Since(start))
+	a.log.Debug("checkpoint written", "path", path, "keys", a.tracker().Stats().Keys, "took", a.clock.Since(start))
 }
 
-// reload applies a new configuration: what can change at run time changes
-// now (log level); the rest is logged as needing a restart. Baselines are
-// never lost by a reload.
+// reload applies a new configuration without losing what was learned:
+// the log level, the probe budget and schedule (the runner restarts with the
+// node count it knew), the baseline and detector settings (the baselines are
+// carried over through a checkpoint into a tracker with the new settings) and
+// the Alertmanager URLs. Identity, listen address, TLS, checkpoint path and
+// the other Alertmanager and OTLP settings need a restart: a change to them
+// is logged.
 func (a *agent) reload(c config.Config) {
+	old := a.conf()
 	if a.opts.LogLevel != nil {
 		if lvl, err := logging.ParseLevel(c.Log.Level); err == nil {
 			a.opts.LogLevel.Set(lvl)
 		}
 	}
-	if a.am != nil && !equalStrings(c.Alertmanager.URLs, a.cfg.Alertmanager.URLs) && c.Alertmanager.Service == nil {
+	if !reflect.DeepEqual(c.Baseline, old.Baseline) {
+		if err := a.reloadBaselines(c); err != nil {
+			a.log.Error("baseline settings not applied; keeping the running ones", "err", err)
+			c.Baseline = old.Baseline
+		}
+	}
+	if !reflect.DeepEqual(c.Probe, old.Probe) {
+		if err := a.startProbes(a.prodCtx, c, 0); err != nil {
+			a.log.Error("probe settings not applied", "err", err)
+		}
+	}
+	if a.am != nil && !slices.Equal(c.Alertmanager.URLs, old.Alertmanager.URLs) && c.Alertmanager.Service == nil {
 		if err := a.am.SetURLs(c.Alertmanager.URLs); err != nil {
 			a.log.Error("alertmanager URLs not applied", "err", err)
 		}
 	}
-	a.log.Info("configuration applied; probe, baseline and server settings take effect at the next restart")
-}
-
-func equalStrings(x, y []string) bool {
-	if len(x) != len(y) {
-		return false
-	}
-	for i := range x {
-		if x[i] != y[i] {
-			return false
+	var restart []string
+	for field, changed := range map[string]bool{
+		"nodeName/podName/podNamespace":  c.NodeName != old.NodeName || c.PodName != old.PodName || c.PodNamespace != old.PodNamespace,
+		"kubeconfig":                     c.Kubeconfig != old.Kubeconfig,
+		"listenAddress":                  c.ListenAddress != old.ListenAddress,
+		"metrics":                        c.Metrics != old.Metrics,
+		"checkpoint":                     c.Checkpoint != old.Checkpoint,
+		"watch":                          c.Watch != old.Watch,
+		"otlp":                           c.OTLP != old.OTLP,
+		"alertmanager (other than urls)": !reflect.DeepEqual(withoutURLs(c.Alertmanager), withoutURLs(old.Alertmanager)),
+	} {
+		if changed {
+			restart = append(restart, field)
 		}
 	}
-	return true
+	sort.Strings(restart)
+	a.current.Store(&c)
+	if len(restart) > 0 {
+		a.log.Warn("configuration applied; these changes take effect at the next restart", "fields", restart)
+		return
+	}
+	a.log.Info("configuration applied")
 }
+
+func withoutURLs(am config.Alertmanager) config.Alertmanager {
+	am.URLs = nil
+	return am
+}
+
+// reloadBaselines moves every learned baseline into a tracker with the new
+// settings, through a checkpoint in a temporary directory. Samples that
+// arrive during the swap (a few milliseconds) go to the old tracker and are
+// lost; nothing learned before is.
+func (a *agent) reloadBaselines(c config.Config) error {
+	dir, err := os.MkdirTemp("", "kubepulse-reload-")
+	if err != nil {
+		return fmt.Errorf("reload baselines: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "checkpoint")
+	if err := a.tracker().SaveCheckpoint(path); err != nil {
+		return fmt.Errorf("reload baselines: %w", err)
+	}
+	t, err := baseline.NewTracker(baseline.Options{Config: c.Baseline, Prior: a.prior,
+		Logger: a.log.With("component", "baseline"), CheckpointPath: path})
+	if err != nil {
+		return fmt.Errorf("reload baselines: %w", err)
+	}
+	a.trk.set(t)
+	a.log.Info("baseline settings applied", "keys", t.Stats().Keys)
+	return nil
+}
+
+// conf is the configuration in force.
+func (a *agent) conf() *config.Config { return a.current.Load() }
 
 // clientGoFanout sends client-go's hook signals to several reporters.
 type clientGoFanout []instrument.ClientGoReporter
@@ -584,7 +703,7 @@ func (f clientGoFanout) ReportRetry(method, code string) {
 // Collector sources.
 
 func (a *agent) storeStats() prom.StoreStats {
-	st := a.tracker.Stats()
+	st := a.tracker().Stats()
 	a.live.mu.Lock()
 	last := a.live.lastCheckpoint
 	a.live.mu.Unlock()

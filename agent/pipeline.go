@@ -17,7 +17,7 @@ import (
 // It runs on the request's goroutine and never blocks.
 type pipeline struct {
 	reporters []instrument.Reporter // Recorder, findings analyzer
-	tracker   *baseline.Tracker
+	trk       *trackerRef
 	keys      *registry
 	alerts    *alerts.Manager
 	errors    *errorRates
@@ -61,8 +61,9 @@ func (p *pipeline) observe(o *instrument.Observation, phase string, d time.Durat
 // sample feeds one value to the tracker, records it for the chart and turns
 // a drift event into an alert change.
 func (p *pipeline) sample(key string, ki *keyInfo, v float64, at time.Time) {
-	ev, ok := p.tracker.Observe(key, v, at)
-	if st, found := p.tracker.Status(key); found {
+	tracker := p.trk.get()
+	ev, ok := tracker.Observe(key, v, at)
+	if st, found := tracker.Status(key); found {
 		low, high := band(st)
 		ki.history.add(point{t: at.UnixNano(), v: float32(v), low: float32(low), high: float32(high)})
 	}

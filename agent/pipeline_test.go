@@ -22,7 +22,9 @@ func newTestPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline{tracker: tr, keys: newRegistry(), alerts: alerts.New(alerts.Options{Node: "node-a"}), errors: newErrorRates()}
+	ref := &trackerRef{}
+	ref.set(tr)
+	return &pipeline{trk: ref, keys: newRegistry(), alerts: alerts.New(alerts.Options{Node: "node-a"}), errors: newErrorRates()}
 }
 
 func podsList(origin string, at time.Time, server time.Duration) instrument.Observation {
@@ -65,7 +67,7 @@ func TestPipelineKeysAndDrift(t *testing.T) {
 	if ki, _ := p.keys.get("pods_list_node/total"); ki.SLO != 5 {
 		t.Errorf("namespace LIST SLO = %v, want 5 s", ki.SLO)
 	}
-	if _, ok := p.tracker.Status("pods_list_node/dns"); ok {
+	if _, ok := p.trk.get().Status("pods_list_node/dns"); ok {
 		t.Error("a phase that did not happen (dns on a reused connection) became a key")
 	}
 	for range 30 {
@@ -103,7 +105,7 @@ func TestPipelineSkipsWatchesAndFailures(t *testing.T) {
 	s := podsList("", t0, time.Millisecond)
 	s.StatusCode = 503
 	p.Report(s)
-	if n := p.tracker.Stats().Keys; n != 0 {
+	if n := p.trk.get().Stats().Keys; n != 0 {
 		t.Errorf("watch, timeout and 503 made %d baseline keys, want 0", n)
 	}
 	stats := p.errors.stats(t0)

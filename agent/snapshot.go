@@ -28,8 +28,8 @@ func (s *liveState) probeDone(r probe.Result, enabled bool, clusterQPS float64) 
 	defer s.mu.Unlock()
 	b := &s.budget
 	b.Enabled, b.ClusterQPS = enabled, clusterQPS
-	if r.Nodes > 0 {
-		b.Nodes = r.Nodes
+	if r.ClusterNodes > 0 {
+		b.Nodes = r.ClusterNodes
 	}
 	b.Interval, b.AgentQPS, b.LastProbe, b.NextProbe = r.Interval, r.QPS, r.At, r.Next
 	b.ProbesSent++
@@ -85,17 +85,18 @@ func (a *agent) snapshot() status.Snapshot {
 	s.Store.LastCheckpoint = a.live.lastCheckpoint
 	active := a.live.findings
 	a.live.mu.Unlock()
-	s.Budget.Enabled = a.cfg.Probe.Enabled
-	s.Budget.ClusterQPS = a.cfg.Probe.ClusterQPS
-	s.Watch.Enabled = a.cfg.Watch.Lease
+	c := a.conf()
+	s.Budget.Enabled = c.Probe.Enabled
+	s.Budget.ClusterQPS = c.Probe.ClusterQPS
+	s.Watch.Enabled = c.Watch.Lease
 	for _, f := range active {
 		s.Findings = append(s.Findings, status.Finding{ID: f.ID, Severity: f.Severity, Title: f.Title,
 			Advice: f.Advice, Evidence: f.Evidence, Since: f.Since})
 	}
-	st := a.tracker.Stats()
+	st := a.tracker().Stats()
 	s.Store.Keys, s.Store.MaxKeys, s.Store.Overflow, s.Store.Evictions = st.Keys, st.Cap, st.Overflow, st.Evictions
-	minSamples := a.tracker.Config().Detector.MinSamples
-	a.tracker.Snapshot(func(ks baseline.KeyStatus) {
+	minSamples := a.tracker().Config().Detector.MinSamples
+	a.tracker().Snapshot(func(ks baseline.KeyStatus) {
 		ki, ok := a.keys.get(ks.Key)
 		if !ok {
 			return
@@ -131,7 +132,7 @@ func (a *agent) readiness(now time.Time) (bool, string) {
 	switch {
 	case !last.IsZero() && now.Sub(last) <= window:
 		return true, ""
-	case last.IsZero() && now.Sub(a.started) < window+time.Duration(a.cfg.Probe.StartupSpread):
+	case last.IsZero() && now.Sub(a.started) < window+time.Duration(a.conf().Probe.StartupSpread):
 		return true, "starting: no answer from the API server yet"
 	case last.IsZero():
 		return false, "the API server has not answered since the agent started"
@@ -147,12 +148,12 @@ func (a *agent) readyWindow() time.Duration {
 	if a.live.budget.AgentQPS > 0 {
 		return time.Duration(3 / a.live.budget.AgentQPS * float64(time.Second))
 	}
-	return 3 * time.Duration(a.cfg.Probe.Interval)
+	return 3 * time.Duration(a.conf().Probe.Interval)
 }
 
 // eachBaseline adapts the tracker to the Prometheus baseline collector.
 func (a *agent) eachBaseline(fn func(prom.Baseline)) {
-	a.tracker.Snapshot(func(ks baseline.KeyStatus) {
+	a.tracker().Snapshot(func(ks baseline.KeyStatus) {
 		ki, ok := a.keys.get(ks.Key)
 		if !ok {
 			return

@@ -114,12 +114,16 @@ func (tk *tracker) response(resp *http.Response, err error) (*http.Response, err
 }
 
 // finish ends the request once: phases, span, report.
-func (tk *tracker) finish(errc ErrorClass) {
+func (tk *tracker) finish(errc ErrorClass) { tk.end(errc, true) }
+
+// end is finish; stop says whether to deregister the context callback (not
+// from the callback itself, which may run before start has stored it).
+func (tk *tracker) end(errc ErrorClass, stop bool) {
 	if !tk.done.CompareAndSwap(false, true) {
 		return
 	}
 	end := tk.since()
-	if tk.stopAfter != nil {
+	if stop && tk.stopAfter != nil {
 		tk.stopAfter()
 	}
 	var m [numMarks]int64

@@ -149,11 +149,6 @@ func (t *transport) start(req *http.Request) *tracker {
 
 	tk.initTrace()
 	ctx = httptrace.WithClientTrace(ctx, &tk.trace)
-	if c.LongRunning {
-		// A stream whose body is never closed still ends when its context does.
-		tk.stopAfter = context.AfterFunc(ctx, func() { tk.finish(ErrCanceled) })
-	}
-
 	r := req.WithContext(ctx)
 	if sc.IsValid() {
 		r.Header = req.Header.Clone()
@@ -165,5 +160,11 @@ func (t *transport) start(req *http.Request) *tracker {
 	tk.req = r
 	tk.start = time.Now()
 	tk.obs.Start = tk.start
+	if c.LongRunning {
+		// A stream whose body is never closed still ends when its context
+		// does. Registered last: the callback may run at once (a context
+		// already canceled) and must see every field set above.
+		tk.stopAfter = context.AfterFunc(ctx, func() { tk.end(ErrCanceled, false) })
+	}
 	return tk
 }

@@ -32,10 +32,13 @@ type Result struct {
 	Err      error         // nil on success
 	Code     int           // HTTP status, 0 if none arrived
 	Nodes    int           // node count, for ClusterList
-	Failed   bool          // counted as a failure: the agent backs off
-	Next     time.Time     // when the next probe is due
-	Interval time.Duration // the budgeted cycle interval at this node count
-	QPS      float64       // this agent's share of the cluster budget
+	// ClusterNodes is the node count the budget is divided by now: measured
+	// by this or an earlier probe, or known from a checkpoint (0: unknown).
+	ClusterNodes int
+	Failed       bool          // counted as a failure: the agent backs off
+	Next         time.Time     // when the next probe is due
+	Interval     time.Duration // the budgeted cycle interval at this node count
+	QPS          float64       // this agent's share of the cluster budget
 }
 
 // RunnerOptions configure a Runner. Client and Target are required.
@@ -126,6 +129,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		next = r.plan.Done(r.o.Clock.Now(), outcome)
 		res.Next, res.Interval, res.QPS = next, r.plan.Interval(), r.plan.RequestsPerSecond()
+		res.ClusterNodes = r.plan.Nodes()
 		if res.Err != nil {
 			r.o.Logger.Debug("probe failed", "probe", kind, "code", res.Code, "err", res.Err, "next", next.Sub(res.At))
 		}
