@@ -75,6 +75,9 @@ type Options struct {
 	OnServing func(addr string)
 	// Clock is the real clock unless a test sets one.
 	Clock clock.WithTicker
+	// ReloadInterval is how often the configuration file is checked for
+	// changes (default 10s).
+	ReloadInterval time.Duration
 }
 
 // agent is one running agent.
@@ -101,7 +104,8 @@ type agent struct {
 	client   kubernetes.Interface
 
 	checkpointErrors uint64
-	mu               sync.Mutex // guards cfg on reload
+	mu               sync.Mutex // guards checkpointErrors
+	reloads          *prometheus.CounterVec
 }
 
 // Run runs the agent until ctx ends, then stops it gracefully within
@@ -130,6 +134,13 @@ func (a *agent) run(ctx context.Context) error {
 	reg := prom.NewRegistry()
 	recorder := prom.NewRecorder(reg)
 	a.metrics = prom.NewAgentMetrics(reg)
+	a.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kubepulse_config_reloads_total",
+		Help: "Reloads of the configuration file after it changed, by result (success, failure: the running configuration was kept).",
+	}, []string{"result"})
+	a.reloads.WithLabelValues("success")
+	a.reloads.WithLabelValues("failure")
+	reg.MustRegister(a.reloads)
 
 	tracker, err := baseline.NewTracker(baseline.Options{
 		Config: cfg.Baseline, Prior: a.prior, Logger: a.log.With("component", "baseline"),
@@ -251,8 +262,9 @@ func (a *agent) run(ctx context.Context) error {
 		producers.Add(1)
 		go func() {
 			defer producers.Done()
-			(&config.Reloader{Sources: a.opts.Sources, Clock: a.clock, Logger: a.log.With("component", "config"),
-				Apply: a.reload}).Run(prodCtx)
+			(&config.Reloader{Sources: a.opts.Sources, Interval: a.opts.ReloadInterval, Clock: a.clock,
+				Logger: a.log.With("component", "config"), Apply: a.reload,
+				Rejected: func(error) { a.reloads.WithLabelValues("failure").Inc() }}).Run(prodCtx)
 		}()
 	}
 	a.log.Info("kubepulse agent started", "node", cfg.NodeName, "version", a.opts.Version,
@@ -646,6 +658,7 @@ func (a *agent) reload(c config.Config) {
 	}
 	sort.Strings(restart)
 	a.current.Store(&c)
+	a.reloads.WithLabelValues("success").Inc()
 	if len(restart) > 0 {
 		a.log.Warn("configuration applied; these changes take effect at the next restart", "fields", restart)
 		return

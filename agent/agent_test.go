@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubepulse/kubepulse/agent/config"
 	"github.com/kubepulse/kubepulse/agent/demo"
 	"github.com/kubepulse/kubepulse/agent/status"
 )
@@ -56,6 +57,17 @@ func getStatus(t *testing.T, base string) status.Snapshot {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func samplesOf(s status.Snapshot, key string) int64 {
@@ -137,5 +149,66 @@ func TestRunServesLearnsAndRestores(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("Run after restart: %v", err)
+	}
+}
+
+// TestReloadKeepsBaselines: a new configuration file changes the probe
+// budget and the detector while running, without losing a learned sample;
+// a broken file is rejected and the running configuration stays.
+func TestReloadKeepsBaselines(t *testing.T) {
+	sim := demo.NewSimServer(demo.SimOptions{Seed: 6})
+	defer sim.Close()
+	dir := t.TempDir()
+	file := dir + "/config.yaml"
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(file+".tmp", []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".tmp", file); err != nil { // atomic, as a ConfigMap update is
+			t.Fatal(err)
+		}
+	}
+	write("probe:\n  clusterQPS: 20\n")
+	base := DemoConfig()
+	base.Checkpoint.Path = ""
+	sources := &config.Sources{File: file, Base: &base, Getenv: func(string) string { return "" }}
+	cfg, err := sources.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, Sources: sources, RestConfig: sim.RestConfig(), Listener: l,
+			KnownNodes: 1, ReloadInterval: 100 * time.Millisecond})
+	}()
+	defer func() { cancel(); <-done }()
+	url := "http://" + l.Addr().String()
+
+	const key = "readyz/server"
+	waitFor(t, "samples", func() bool { return samplesOf(getStatus(t, url), key) >= 3 })
+	write("probe:\n  clusterQPS: 7\nbaseline:\n  detector:\n    minSamples: 2000\n")
+	waitFor(t, "the new budget", func() bool { return getStatus(t, url).Budget.ClusterQPS == 7 })
+	before := samplesOf(getStatus(t, url), key)
+	waitFor(t, "more samples in the new tracker", func() bool {
+		s := getStatus(t, url)
+		for _, k := range s.Keys {
+			if k.Key == key {
+				return k.Samples > before && k.MinSamples == 2000 && k.State == "learning"
+			}
+		}
+		return false
+	})
+	write("probe:\n  clusterQPS: -1\n")
+	waitFor(t, "the rejection", func() bool {
+		return strings.Contains(scrape(t, url), `kubepulse_config_reloads_total{result="failure"} 1`)
+	})
+	if s := getStatus(t, url); s.Budget.ClusterQPS != 7 {
+		t.Errorf("a rejected file changed the budget to %v", s.Budget.ClusterQPS)
 	}
 }
