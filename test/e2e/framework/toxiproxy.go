@@ -104,3 +104,16 @@ func (p *FaultProxy) Remove(name string) {
 		p.t.Fatalf("toxiproxy: remove %s: %v", name, err)
 	}
 }
+
+// Disable closes the proxy's listener and every connection through it:
+// clients get "connection refused", as from a server that is down. These
+// attempts are refused by the kernel and not counted.
+func (p *FaultProxy) Disable() { p.proxy.Stop() }
+
+// Enable listens again on the same address; toxics added meanwhile apply.
+func (p *FaultProxy) Enable() {
+	p.t.Helper()
+	if err := p.proxy.Start(); err != nil {
+		p.t.Fatalf("toxiproxy: listen again on %s: %v", p.Addr(), err)
+	}
+}
