@@ -11,7 +11,9 @@ import (
 
 // stateVersion is the version of the per-key state encoding; a checkpoint
 // with another version is not read (see Restore).
-const stateVersion = 1
+// Version 2 added the CUSUM, the long-horizon level, the daily profile and
+// the spike statistics.
+const stateVersion = 2
 
 // checkpointKind names baseline checkpoints.
 const checkpointKind = "kubepulse/baseline"
@@ -50,7 +52,17 @@ func (d *Detector) appendState(b []byte) []byte {
 	f(d.minPos)
 	b = le.AppendUint64(b, uint64(d.episode))
 	b = le.AppendUint64(b, uint64(d.since))
-	for _, v := range [...]float64{d.value, d.z, d.score, d.cDt, d.cSp, d.cAs, d.cAd, d.cAf} {
+	b = le.AppendUint64(b, uint64(d.first))
+	b = le.AppendUint64(b, d.nonPos)
+	for _, v := range [...]float64{d.cusum, d.rm, d.rv, d.dd2, d.long, d.ldev2} {
+		f(v)
+	}
+	for i := range seasonBins {
+		b = le.AppendUint32(b, math.Float32bits(d.season.v[i]))
+		b = le.AppendUint32(b, math.Float32bits(d.season.w[i]))
+	}
+	c := &d.cw
+	for _, v := range [...]float64{d.value, d.z, d.zl, d.score, d.sv, d.cDt, d.cSp, c.slow, c.dev, c.fast, c.long, c.season, c.cusum} {
 		f(v)
 	}
 	return appendWindow(b, d.win)
@@ -134,7 +146,17 @@ func (d *Detector) decodeState(r *dec) error {
 	d.minPos = r.f64("minPos")
 	d.episode = int64(r.u64())
 	d.since = int64(r.u64())
-	for _, v := range [...]*float64{&d.value, &d.z, &d.score, &d.cDt, &d.cSp, &d.cAs, &d.cAd, &d.cAf} {
+	d.first = int64(r.u64())
+	d.nonPos = r.u64()
+	for _, v := range [...]*float64{&d.cusum, &d.rm, &d.rv, &d.dd2, &d.long, &d.ldev2} {
+		*v = r.f64("charts")
+	}
+	for i := range seasonBins {
+		d.season.v[i] = r.f32("daily profile")
+		d.season.w[i] = r.f32("daily profile weight")
+	}
+	c := &d.cw
+	for _, v := range [...]*float64{&d.value, &d.z, &d.zl, &d.score, &d.sv, &d.cDt, &d.cSp, &c.slow, &c.dev, &c.fast, &c.long, &c.season, &c.cusum} {
 		*v = r.f64("status")
 	}
 	if r.err != nil {
@@ -149,8 +171,16 @@ func (d *Detector) decodeState(r *dec) error {
 		r.fail(fmt.Sprintf("state %d", state))
 	case Reason(reason) > ReasonSLO:
 		r.fail(fmt.Sprintf("reason %d", reason))
-	case d.slo < 0 || d.slow.Var < 0 || d.dev2 < 0 || d.fastV < 0 || d.shadow.Var < 0 || d.spacing.Typical < 0 || d.minPos < 0:
-		r.fail("a negative variance, spacing or SLO")
+	case d.slo < 0 || d.slow.Var < 0 || d.dev2 < 0 || d.fastV < 0 || d.shadow.Var < 0 || d.spacing.Typical < 0 || d.minPos < 0 ||
+		d.cusum < 0 || d.rv < 0 || d.dd2 < 0 || d.ldev2 < 0:
+		r.fail("a negative variance, statistic, spacing or SLO")
+	case d.nonPos > d.n:
+		r.fail(fmt.Sprintf("last non-positive sample %d of %d", d.nonPos, d.n))
+	}
+	for _, w := range d.season.w {
+		if w < 0 {
+			r.fail("a negative daily profile weight")
+		}
 	}
 	d.mode, d.learned, d.armed = mode, flags&1 != 0, flags&2 != 0
 	d.state, d.reason = State(state), Reason(reason)
@@ -278,6 +308,16 @@ func (r *dec) u64() uint64 {
 func (r *dec) f64(what string) float64 {
 	v := math.Float64frombits(r.u64())
 	if math.IsNaN(v) || math.IsInf(v, 0) {
+		r.fail(what + " is not finite")
+		return 0
+	}
+	return v
+}
+
+// f32 reads a float32 that must be finite.
+func (r *dec) f32(what string) float32 {
+	v := math.Float32frombits(r.u32())
+	if v != v || math.IsInf(float64(v), 0) {
 		r.fail(what + " is not finite")
 		return 0
 	}

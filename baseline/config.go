@@ -81,6 +81,15 @@ type EWMAConfig struct {
 	// MaxGapSamples caps the time one gap counts for, in spacings, so a
 	// sample after a long pause cannot outweigh everything learned.
 	MaxGapSamples float64 `json:"maxGapSamples"`
+	// LongHalfLife is the memory of the long-horizon level: the reference
+	// slow drifts are measured against (the slow baseline follows them) and
+	// around which the daily profile is learned. At least halfLife.
+	LongHalfLife Duration `json:"longHalfLife"`
+	// DailyHalfLife is the memory, in days of data, of the daily profile:
+	// the typical deviation from the long-horizon level at each hour of the
+	// day (UTC), taken out of every sample once a day of data taught it.
+	// 0 disables the profile.
+	DailyHalfLife Duration `json:"dailyHalfLife"`
 }
 
 // WindowConfig configures the sliding-window quantiles.
@@ -116,6 +125,25 @@ type DetectorConfig struct {
 	// a key needs after an alert ends before it may fire again, so one
 	// flickering episode raises one alert.
 	RearmSamples int `json:"rearmSamples"`
+	// CUSUMAllowance is the reference value k of the CUSUM chart, in
+	// standard deviations of one sample: the chart accumulates how far each
+	// standardized sample is above the baseline beyond k, so it detects a
+	// sustained shift of 2k standard deviations fastest.
+	CUSUMAllowance float64 `json:"cusumAllowance"`
+	// CUSUMThreshold is the decision interval h of the CUSUM chart: it fires
+	// when the accumulated excess reaches h (see the package doc for the
+	// in-control run length this gives). 0 disables the chart.
+	CUSUMThreshold float64 `json:"cusumThreshold"`
+	// LongZ is the z-score of the current level above the long-horizon
+	// level (in units of its own measured spread) at or above which a
+	// sample counts towards firing, like EnterZ: it catches drifts too slow
+	// for the slow baseline to tell from normal. 0 disables it.
+	LongZ float64 `json:"longZ"`
+	// SpikeZ fires on a single sample at least SpikeZ noise standard
+	// deviations (estimated from second differences, so trends and cycles
+	// do not count) above both the previous sample and the baseline, and
+	// far beyond the sliding window's 99.5th percentile. 0 disables it.
+	SpikeZ float64 `json:"spikeZ"`
 	// MinRatio is the least relative effect that may fire: the fast value
 	// must be at least MinRatio × the baseline (log-learned series) or the
 	// baseline plus (MinRatio−1) × its scale (linear series).
@@ -162,6 +190,8 @@ func DefaultConfig() Config {
 			FastHalfLife:        Duration(time.Second),
 			FastHalfLifeSamples: 4,
 			MaxGapSamples:       4,
+			LongHalfLife:        Duration(24 * time.Hour),
+			DailyHalfLife:       Duration(72 * time.Hour),
 		},
 		Window: WindowConfig{
 			Length:           Duration(time.Hour),
@@ -171,11 +201,15 @@ func DefaultConfig() Config {
 		},
 		Detector: DetectorConfig{
 			MinSamples:          30,
-			EnterZ:              4,
+			EnterZ:              4.5,
 			ExitZ:               1.5,
 			EnterSamples:        3,
 			ExitSamples:         3,
 			RearmSamples:        90,
+			CUSUMAllowance:      1,
+			CUSUMThreshold:      5.5,
+			LongZ:               4,
+			SpikeZ:              12,
 			MinRatio:            1.1,
 			AcceptAfter:         Duration(time.Hour),
 			AcceptAfterSamples:  24,
@@ -223,6 +257,12 @@ func (c Config) Validate() error {
 		bad("ewma.fastHalfLife", "≤ ewma.halfLife ("+c.EWMA.HalfLife.String()+")", c.EWMA.FastHalfLife)
 	}
 	atLeast("ewma.maxGapSamples", c.EWMA.MaxGapSamples, 1)
+	if c.EWMA.LongHalfLife < c.EWMA.HalfLife {
+		bad("ewma.longHalfLife", "≥ ewma.halfLife ("+c.EWMA.HalfLife.String()+")", c.EWMA.LongHalfLife)
+	}
+	if c.EWMA.DailyHalfLife < 0 {
+		bad("ewma.dailyHalfLife", "≥ 0 (0 disables the daily profile)", c.EWMA.DailyHalfLife)
+	}
 
 	positive("window.length", c.Window.Length)
 	if c.Window.Buckets < 1 || c.Window.Buckets > 1024 {
@@ -256,6 +296,12 @@ func (c Config) Validate() error {
 	if d.RearmSamples < 0 {
 		bad("detector.rearmSamples", "≥ 0", d.RearmSamples)
 	}
+	atLeast("detector.cusumAllowance", d.CUSUMAllowance, 0)
+	atLeast("detector.cusumThreshold", d.CUSUMThreshold, 0)
+	if !finite(d.LongZ) || d.LongZ != 0 && d.LongZ <= d.ExitZ {
+		bad("detector.longZ", fmt.Sprintf("0 (off) or > detector.exitZ (%v)", d.ExitZ), d.LongZ)
+	}
+	atLeast("detector.spikeZ", d.SpikeZ, 0)
 	atLeast("detector.minRatio", d.MinRatio, 1)
 	positive("detector.acceptAfter", d.AcceptAfter)
 	atLeast("detector.acceptAfterSamples", d.AcceptAfterSamples, 1)

@@ -9,8 +9,8 @@ import (
 	"github.com/kubepulse/kubepulse/baseline/window"
 )
 
-// huberK clips the residual a sample may teach the slow baseline to ±huberK
-// standard deviations, so a spike moves it no more than a sample three
+// huberK clips the residual a sample may teach the baselines to ±huberK
+// standard deviations, so a spike moves them no more than a sample three
 // deviations away would.
 const huberK = 3
 
@@ -19,6 +19,23 @@ const huberK = 3
 // excursions, so the spread does not shrink in calm hours and then make an
 // ordinary evening peak look anomalous.
 const devMemory = 4
+
+// nonPosSpan is how close two values ≤ 0 must be (in samples) to switch a
+// log-learned series to linear.
+const nonPosSpan = 1000
+
+// spikeQuantile is the window quantile a spike must be far beyond: the
+// largest sample but for the top 0.5 %, so a few earlier spikes do not mask
+// the next one while a series with routine outliers keeps them in view.
+const spikeQuantile = 0.995
+
+// spikeWindow is how many times further from the baseline than the window's
+// spikeQuantile a spike must be.
+const spikeWindow = 2
+
+// cusumClip clips a sample's standardized residual before the CUSUM adds
+// it (Huber): an outlier adds at most cusumClip − k.
+const cusumClip = 3
 
 // Transform modes of a detector.
 const (
@@ -33,9 +50,13 @@ type params struct {
 	transform          Transform
 	halfLife, hlN      float64
 	fastHalfLife, fhlN float64
+	longHalfLife       float64
+	dailyHalfLife      float64 // of one profile bin, in the time the bin is visited
 	maxGap             float64
 	minSamples         uint32
 	enterZ, exitZ      float64
+	cusumK, cusumH     float64
+	longZ, spikeZ      float64
 	enterN, exitN      uint16
 	rearmN             uint16
 	minRatio, logRatio float64
@@ -51,28 +72,34 @@ type params struct {
 func newParams(c Config) *params {
 	sec := func(d Duration) float64 { return time.Duration(d).Seconds() }
 	return &params{
-		transform:    c.EWMA.Transform,
-		halfLife:     sec(c.EWMA.HalfLife),
-		hlN:          c.EWMA.HalfLifeSamples,
-		fastHalfLife: sec(c.EWMA.FastHalfLife),
-		fhlN:         c.EWMA.FastHalfLifeSamples,
-		maxGap:       c.EWMA.MaxGapSamples,
-		minSamples:   uint32(c.Detector.MinSamples),
-		enterZ:       c.Detector.EnterZ,
-		exitZ:        c.Detector.ExitZ,
-		enterN:       uint16(min(c.Detector.EnterSamples, math.MaxUint16)),
-		exitN:        uint16(min(c.Detector.ExitSamples, math.MaxUint16)),
-		rearmN:       uint16(min(c.Detector.RearmSamples, math.MaxUint16)),
-		minRatio:     c.Detector.MinRatio,
-		logRatio:     math.Log(c.Detector.MinRatio),
-		accept:       sec(c.Detector.AcceptAfter),
-		acceptN:      c.Detector.AcceptAfterSamples,
-		relFloor:     c.Detector.RelativeStdDevFloor,
-		logFloor:     math.Log1p(c.Detector.RelativeStdDevFloor),
-		absFloor:     c.Detector.AbsoluteStdDevFloor,
-		absCut:       absCut(c.Detector.AbsoluteStdDevFloor, math.Log1p(c.Detector.RelativeStdDevFloor)),
-		sloExit:      c.Detector.SLOExitRatio,
-		minFastV:     minFastV(c.EWMA.FastHalfLifeSamples),
+		transform:      c.EWMA.Transform,
+		halfLife:       sec(c.EWMA.HalfLife),
+		hlN:            c.EWMA.HalfLifeSamples,
+		fastHalfLife:   sec(c.EWMA.FastHalfLife),
+		fhlN:           c.EWMA.FastHalfLifeSamples,
+		longHalfLife:   sec(c.EWMA.LongHalfLife),
+		dailyHalfLife:  sec(c.EWMA.DailyHalfLife) / seasonBins,
+		maxGap:         c.EWMA.MaxGapSamples,
+		minSamples:     uint32(c.Detector.MinSamples),
+		enterZ:         c.Detector.EnterZ,
+		exitZ:          c.Detector.ExitZ,
+		cusumK:         c.Detector.CUSUMAllowance,
+		cusumH:         c.Detector.CUSUMThreshold,
+		longZ:          c.Detector.LongZ,
+		spikeZ:         c.Detector.SpikeZ,
+		enterN:         uint16(min(c.Detector.EnterSamples, math.MaxUint16)),
+		exitN:          uint16(min(c.Detector.ExitSamples, math.MaxUint16)),
+		rearmN:         uint16(min(c.Detector.RearmSamples, math.MaxUint16)),
+		minRatio:       c.Detector.MinRatio,
+		logRatio:       math.Log(c.Detector.MinRatio),
+		accept:         sec(c.Detector.AcceptAfter),
+		acceptN:        c.Detector.AcceptAfterSamples,
+		relFloor:       c.Detector.RelativeStdDevFloor,
+		logFloor:       math.Log1p(c.Detector.RelativeStdDevFloor),
+		absFloor:       c.Detector.AbsoluteStdDevFloor,
+		absCut:         absCut(c.Detector.AbsoluteStdDevFloor, math.Log1p(c.Detector.RelativeStdDevFloor)),
+		sloExit:        c.Detector.SLOExitRatio,
+		minFastV:       minFastV(c.EWMA.FastHalfLifeSamples),
 		layout: window.Layout{
 			Length:  time.Duration(c.Window.Length),
 			Buckets: c.Window.Buckets,
@@ -130,10 +157,10 @@ type Detector struct {
 	reason  Reason
 	run     uint16 // consecutive samples towards the next transition
 
-	slow    ewma.Moments // the baseline
+	slow    ewma.Moments // the baseline, of deseasonalized samples
 	trend   float64      // EWMA of slow.Mean: 2·slow.Mean − trend has no lag on a ramp
 	dev2    float64      // EWMA of (fast − baseline)²
-	fast    float64
+	fast    float64      // EWMA of the median of the last three deseasonalized samples
 	prev    [2]float64   // the two previous transformed samples
 	fastV   float64      // variance factor of fast: Var(fast) = σ²·fastV for iid samples
 	shadow  ewma.Moments // what normal would be if the episode were accepted
@@ -141,12 +168,27 @@ type Detector struct {
 	minPos  float64 // smallest positive value seen (log mode clamps to it)
 	episode int64   // time the current episode began (pending)
 	since   int64   // time the current alert fired
+	cusum   float64 // CUSUM of standardized, clipped residuals
+	rm, rv  float64 // fast EWMA of the clipped residuals, and the EWMA of its square
+	dd2     float64 // EWMA of half the squared difference of consecutive samples
+	long    float64 // the long-horizon level
+	ldev2   float64 // EWMA of (fast − long)²
+	season  season  // daily profile around long
+	first   int64   // time of the first sample since the warm-up (re)started
+	nonPos  uint64  // sample number of the last value ≤ 0 of a log series
 
-	value, z, score float64
+	value, z, zl, score float64
+	sv                  float64 // the daily profile at the latest sample
 
 	// Cache of the decay weights for the last (gap, spacing) pair: a regular
 	// series computes them once.
-	cDt, cSp, cAs, cAd, cAf float64
+	cDt, cSp float64
+	cw       weights
+}
+
+// weights are the EWMA weights of one sample.
+type weights struct {
+	slow, dev, fast, long, season, cusum float64
 }
 
 // NewDetector returns a detector for one series. slo is the SLO prior in the
@@ -183,6 +225,26 @@ func (d *Detector) ObserveUnixNano(x float64, t int64) (ev Event, ok bool) {
 	return ev, ok
 }
 
+// sample is what one observation computes once and the steps share.
+type sample struct {
+	tx     float64 // the transformed value
+	u      float64 // tx less the daily profile
+	fin    float64 // the median of the last three u
+	w      weights
+	i0, i1 int // daily profile bins around the sample, and the share f of i1
+	f      float64
+	sd     float64 // the baseline's floored standard deviation
+	sz     float64 // the standard deviation of fast around the baseline
+	sl     float64 // the standard deviation of fast around long
+	s1     float64 // the CUSUM's standard deviation of one residual
+	cf     float64 // √ of fast's variance factor
+	repeat bool
+	spike  bool    // a huge isolated sample (see spike)
+	zs     float64 // its z: how many noise standard deviations above the baseline
+	prev   float64 // the previous transformed sample
+	prev1  float64 // and the one before
+}
+
 // observe folds in one sample and reports whether it caused an event, which
 // it then writes to ev (untouched otherwise: no copy on the hot path).
 func (d *Detector) observe(x float64, t int64, ev *Event) bool {
@@ -200,10 +262,10 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	}
 	d.n++
 	d.value = x
-	tx := d.transform(x)
-	d.win.Add(tx, t)
+	var s sample
+	s.tx = d.transform(x)
 
-	as, ad, af := d.weights(dt)
+	s.w = d.weights(dt)
 	fl := d.floor()
 	learning := !d.learned
 	if d.nLearn < math.MaxUint32 {
@@ -213,45 +275,83 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	// are plain running means (weight 1/n), so the first samples do not
 	// linger with an outsized weight.
 	w := 1 / float64(d.nLearn)
-	as, ad, af = fmax(as, w), fmax(ad, w), fmax(af, w)
+	s.w.slow, s.w.dev, s.w.fast, s.w.long = fmax(s.w.slow, w), fmax(s.w.dev, w), fmax(s.w.fast, w), fmax(s.w.long, w)
+	// The daily profile takes the time of day out of the sample.
+	if p.dailyHalfLife > 0 {
+		if d.nLearn == 1 {
+			d.first = t
+		}
+		s.i0, s.i1, s.f = seasonPos(t)
+		// The profile applies once a day of data taught it, fully after two.
+		if g := float64(t-d.first)/float64(24*time.Hour) - 1; g > 0 {
+			d.sv = fmin(g, 1) * d.season.at(s.i0, s.i1, s.f)
+		} else {
+			d.sv = 0
+		}
+	}
+	s.u = s.tx - d.sv
 	// The fast EWMA follows the median of the last three samples: a lone
 	// spike never reaches it, a shift does one sample later.
-	fin := tx
+	s.fin = s.u
 	if d.learned || d.nLearn >= 3 {
-		fin = med3(tx, d.prev[0], d.prev[1])
+		s.fin = med3(s.u, d.prev[0]-d.sv, d.prev[1]-d.sv)
 	}
 	// A value repeated exactly comes from a stuck or cached source: it
 	// says nothing about the spread, which is then left as it was (so a
 	// flat stretch does not make the return of ordinary noise an alert).
-	repeat := d.n > 1 && tx == d.prev[0]
-	d.prev[1], d.prev[0] = d.prev[0], tx
-	d.fast += af * (fin - d.fast)
+	s.repeat = d.n > 1 && s.tx == d.prev[0]
+	s.prev, s.prev1 = d.prev[0], d.prev[1]
+	d.prev[1], d.prev[0] = d.prev[0], s.tx
+	d.fast += s.w.fast * (s.fin - d.fast)
 	// Σwᵢ² of the fast EWMA's weights: exact for any spacing of samples,
 	// α/(2−α) (the EWMA chart factor squared) for regular ones.
-	d.fastV = (1-af)*(1-af)*d.fastV + af*af
+	d.fastV = (1-s.w.fast)*(1-s.w.fast)*d.fastV + s.w.fast*s.w.fast
 	// Samples that come in bursts are not independent looks at the series:
 	// credit the fast EWMA with no more than a regular series sampled once
 	// per spacing would give it.
-	cf := math.Sqrt(fmax(d.fastV, p.minFastV))
-	sd := fmax(d.slow.StdDev(), fl)
-	sz := d.sdz(sd, cf)
+	s.cf = math.Sqrt(fmax(d.fastV, p.minFastV))
+	s.sd = fmax(d.slow.StdDev(), fl)
 	// Spreads learned from few samples are uncertain: widen them by
 	// 1 + 10/n so the first hours after warm-up are not the noisiest.
-	sz *= 1 + 10/float64(d.nLearn)
-	d.z = clampZ((d.fast - d.ref()) / sz)
+	widen := 1 + 10/float64(d.nLearn)
+	s.sz = d.sdz(s.sd, s.cf) * widen
+	ref := d.ref()
+	d.z = clampZ((d.fast - ref) / s.sz)
+	s.sl = fmax(math.Sqrt(d.ldev2), s.sd*s.cf) * widen
+	d.zl = 0
+	if p.longZ > 0 {
+		d.zl = clampZ((d.fast - d.long) / s.sl)
+	}
+	// The CUSUM chart: each sample's residual, standardized by the spread
+	// of one sample implied by short runs of residuals and clipped (Huber)
+	// so that a lone outlier adds at most cusumClip − k.
+	r := s.u - ref
+	lim := huberK * s.sd
+	d.rm += s.w.fast * (fmin(fmax(r, -lim), lim) - d.rm)
+	s.s1 = fmax(s.sd, math.Sqrt(d.rv)/s.cf) * widen
+	if p.cusumH > 0 && d.learned && d.armed && d.state != StateFiring {
+		e := r / s.s1
+		e = fmin(fmax(e, -cusumClip), cusumClip)
+		d.cusum = fmax(0, d.cusum+s.w.cusum*(e-p.cusumK))
+	} else {
+		d.cusum = 0
+	}
+
+	s.spike = d.spike(&s, ref)
+	d.win.Add(s.tx, t)
 
 	var ok bool
 	switch {
 	case d.slo > 0 && (learning || d.reason == ReasonSLO && d.state != StateNormal):
 		d.score = d.sloScore()
 		ok = d.stepSLO(t, ev)
-		d.learn(tx, as, ad, sd, sz, repeat)
+		d.learn(&s)
 	case learning:
 		d.score = 0
-		d.learn(tx, as, ad, sd, sz, repeat)
+		d.learn(&s)
 	default:
-		d.score = d.driftScore()
-		ok = d.stepDrift(tx, t, as, ad, sd, sz, cf, repeat, ev)
+		d.score = d.driftScore(s.zs * p.enterZ / fmax(p.spikeZ, 1))
+		ok = d.stepDrift(&s, t, ev)
 	}
 	if learning && d.nLearn >= p.minSamples {
 		d.learned = true
@@ -271,9 +371,17 @@ func (d *Detector) transform(x float64) float64 {
 			d.setMode(modeLog)
 		}
 	case modeLog:
-		if x <= 0 && d.p.transform == TransformAuto && !d.learned {
-			d.setMode(modeLinear)
-			d.restart()
+		// A value ≤ 0 in the warm-up, or a second one within nonPosSpan
+		// samples after it, says the series is not a positive quantity
+		// (a temperature, a difference): it is learned anew, linear. A
+		// lone zero later on is a glitch and is clamped.
+		if x <= 0 && d.p.transform == TransformAuto {
+			if !d.learned || d.nonPos != 0 && d.n-d.nonPos < nonPosSpan {
+				d.setMode(modeLinear)
+				d.restart()
+			} else {
+				d.nonPos = d.n
+			}
 		}
 	}
 	if d.mode == modeLinear {
@@ -300,21 +408,24 @@ func (d *Detector) setMode(m uint8) {
 
 // restart forgets what was learned so far (the warm-up starts again).
 func (d *Detector) restart() {
-	d.nLearn = 0
+	d.nLearn, d.learned, d.prev, d.nonPos = 0, false, [2]float64{}, 0
+	d.cusum, d.armed, d.quiet = 0, true, 0
 	d.slow, d.dev2, d.fast, d.fastV, d.trend = ewma.Moments{}, 0, 0, 0, 0
+	d.rm, d.rv, d.dd2 = 0, 0, 0
+	d.long, d.ldev2, d.season, d.sv = 0, 0, season{}, 0
 	if d.state != StateFiring {
 		d.state, d.reason, d.run = StateNormal, 0, 0
 	}
 }
 
-// weights returns the slow and fast EWMA weights of a sample dt seconds after
-// the previous one. Half-lives are at least a number of typical spacings, and a gap counts for
-// at most maxGap spacings (at least an eighth of one, so duplicate
-// timestamps still count a little).
-func (d *Detector) weights(dt float64) (as, ad, af float64) {
+// weights returns the EWMA weights of a sample dt seconds after the previous
+// one. Half-lives are at least a number of typical spacings, and a gap
+// counts for at most maxGap spacings (at least an eighth of one, so
+// duplicate timestamps still count a little).
+func (d *Detector) weights(dt float64) weights {
 	sp := d.spacing.Typical
 	if dt == d.cDt && sp == d.cSp && d.n > 2 {
-		return d.cAs, d.cAd, d.cAf
+		return d.cw
 	}
 	p := d.p
 	dtc := fmax(dt, 0)
@@ -323,9 +434,24 @@ func (d *Detector) weights(dt float64) (as, ad, af float64) {
 	}
 	hs := fmax(p.halfLife, p.hlN*sp)
 	hf := fmax(p.fastHalfLife, p.fhlN*sp)
-	as, ad, af = ewma.Alpha(dtc, hs), ewma.Alpha(dtc, devMemory*hs), ewma.Alpha(dtc, hf)
-	d.cDt, d.cSp, d.cAs, d.cAd, d.cAf = dt, sp, as, ad, af
-	return as, ad, af
+	hl := fmax(p.longHalfLife, p.hlN*sp)
+	w := weights{
+		slow:   ewma.Alpha(dtc, hs),
+		dev:    ewma.Alpha(dtc, devMemory*hs),
+		fast:   ewma.Alpha(dtc, hf),
+		long:   ewma.Alpha(dtc, hl),
+		season: ewma.Alpha(dtc, p.dailyHalfLife),
+		cusum:  1,
+	}
+	// A sample counts for the CUSUM in proportion to the time it covers,
+	// up to one spacing: a burst of near-simultaneous samples is not that
+	// many independent looks, so its false-alarm rate per hour stays that
+	// of a regular series.
+	if sp > 0 {
+		w.cusum = fmin(dtc/sp, 1)
+	}
+	d.cDt, d.cSp, d.cw = dt, sp, w
+	return w
 }
 
 // floor is the least standard deviation assumed, in the learned space.
@@ -357,83 +483,163 @@ func (d *Detector) sdz(sd, cf float64) float64 {
 	return s
 }
 
-// learn folds tx into the slow baseline and the fast spread, clipping the
-// residuals (Huber) so that one outlier cannot move them far.
-// sd is the floored baseline deviation and sz the current sdz.
-func (d *Detector) learn(tx, as, ad, sd, sz float64, repeat bool) {
+// learn folds the sample into the baselines, clipping the residuals (Huber)
+// so that one outlier cannot move them far.
+func (d *Detector) learn(s *sample) {
+	u := s.u
 	if d.nLearn > 8 || d.learned {
-		lim := huberK * sd
-		tx = fmin(fmax(tx, d.slow.Mean-lim), d.slow.Mean+lim)
+		lim := huberK * s.sd
+		u = fmin(fmax(u, d.slow.Mean-lim), d.slow.Mean+lim)
 	}
-	if repeat {
-		d.slow.Mean += as * (tx - d.slow.Mean)
+	w := s.w
+	if s.repeat {
+		d.slow.Mean += w.slow * (u - d.slow.Mean)
 		return
 	}
-	d.slow.Add(tx, as)
-	d.trend += as * (d.slow.Mean - d.trend)
+	d.slow.Add(u, w.slow)
+	d.trend += w.slow * (d.slow.Mean - d.trend)
 	dev := d.fast - d.ref()
+	ldev := d.fast - d.long
+	a := w.slow
 	if d.learned {
-		if lim := d.p.enterZ * sz; math.Abs(dev) > lim {
+		if lim := d.p.enterZ * s.sz; math.Abs(dev) > lim {
 			dev = math.Copysign(lim, dev)
 		}
-		as = ad
+		if lim := d.p.enterZ * s.sl; math.Abs(ldev) > lim {
+			ldev = math.Copysign(lim, ldev)
+		}
+		a = w.dev
 	}
-	d.dev2 += as * (dev*dev - d.dev2)
+	d.dev2 += a * (dev*dev - d.dev2)
+	d.rv += a * (d.rm*d.rm - d.rv)
+	// The noise of single samples, from second differences: a linear
+	// trend or a smooth cycle cancels out of x − 2x₁ + x₂, whose variance
+	// is 6σ² for independent noise.
+	if d.n > 2 {
+		df := s.tx - 2*s.prev + s.prev1
+		if l := huberK * math.Sqrt(6*d.dd2); d.learned && math.Abs(df) > l {
+			df = math.Copysign(l, df)
+		}
+		d.dd2 += a * (df*df/6 - d.dd2)
+	}
+	d.ldev2 += w.long * (ldev*ldev - d.ldev2)
+	// The long-horizon level and the daily profile around it learn the
+	// sample itself (clipped like the baseline's).
+	tx := u + d.sv
+	d.long += w.long * (tx - d.long)
+	if d.p.dailyHalfLife > 0 {
+		d.season.learn(s.i0, s.i1, s.f, tx-d.long, w.season)
+	}
 }
 
 // hot reports whether the current level counts towards firing.
 func (d *Detector) hot() bool {
-	if d.z < d.p.enterZ {
-		return false
-	}
-	diff := d.fast - d.ref()
-	if d.mode == modeLog {
-		return diff >= d.p.logRatio
-	}
-	return diff >= (d.p.minRatio-1)*math.Abs(d.ref())
+	return d.z >= d.p.enterZ && d.effect(d.fast, d.ref()) ||
+		d.p.longZ > 0 && d.zl >= d.p.longZ && d.effect(d.fast, d.long)
 }
 
-func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, repeat bool, ev *Event) bool {
+// effect reports whether level x is at least minRatio above reference r.
+func (d *Detector) effect(x, r float64) bool {
+	if d.mode == modeLog {
+		return x-r >= d.p.logRatio
+	}
+	return x-r >= (d.p.minRatio-1)*math.Abs(r)
+}
+
+// shifted reports whether the CUSUM chart crossed its threshold with a
+// relevant effect: the median of the last three samples or the fast EWMA
+// is at least minRatio above the baseline.
+func (d *Detector) shifted(fin float64) bool {
+	if d.p.cusumH <= 0 || d.cusum < d.p.cusumH {
+		return false
+	}
+	return d.effect(fmax(fin, d.fast), d.ref())
+}
+
+// spike reports whether the sample is a huge isolated value: at least
+// spikeZ spreads of consecutive differences above both the previous sample
+// and the baseline, a relevant effect, and far beyond anything in the
+// sliding window (its maximum at least spikeWin times closer to the
+// baseline). Ordinary outliers of a heavy-tailed series stay in the window
+// and keep the next one from qualifying.
+func (d *Detector) spike(s *sample, ref float64) bool {
+	if d.p.spikeZ <= 0 || !d.learned || !d.armed || d.state != StateNormal {
+		return false
+	}
+	lim := d.p.spikeZ * fmax(math.Sqrt(d.dd2), d.floor())
+	r := s.u - ref
+	if s.tx-s.prev < lim || r < lim || !d.effect(s.u, ref) {
+		return false
+	}
+	m := d.win.Quantile(spikeQuantile)
+	if m == m && r >= spikeWindow*(m-d.sv-ref) {
+		s.zs = clampZ(r / lim * d.p.spikeZ)
+		return true
+	}
+	return false
+}
+
+// calm reports whether every chart is at or below exitZ.
+func (d *Detector) calm() bool {
+	return d.z <= d.p.exitZ && d.zl <= d.p.exitZ
+}
+
+func (d *Detector) stepDrift(s *sample, t int64, ev *Event) bool {
 	p := d.p
 	switch d.state {
 	case StateNormal:
 		// After an alert the key re-arms only once it has been calm for
 		// rearmN samples: one episode, one alert, even if it flickers.
 		if !d.armed {
-			if d.z <= p.exitZ {
+			if d.calm() {
 				if d.quiet++; d.quiet >= p.rearmN {
 					d.armed = true
 				}
-			} else {
-				d.quiet = 0
+			} else if d.quiet > 0 {
+				d.quiet--
 			}
 		}
-		if !d.armed || !d.hot() {
-			d.learn(tx, as, ad, sd, sz, repeat)
+		shift := d.shifted(s.fin) || s.spike
+		if !d.armed || !d.hot() && !shift {
+			d.learn(s)
 			return false
 		}
 		d.reason, d.episode, d.run = ReasonDrift, t, 1
-		d.shadow.Reset(tx, d.slow.Var)
+		d.shadow.Reset(s.u, d.slow.Var)
 		d.shadowN = 1
-		if p.enterN <= 1 {
+		if p.enterN <= 1 || shift {
 			d.fire(t, ev)
+			if s.spike && !d.hot() {
+				// A lone sample fired: the event reports it, not the
+				// fast EWMA that has not moved yet.
+				ref := d.ref()
+				ev.Current, ev.Ratio = d.value, d.valueOf(s.u-ref)
+				if d.mode == modeLinear {
+					ev.Ratio = 0
+					if b := ref + d.sv; b > 0 {
+						ev.Ratio = d.value / b
+					}
+				}
+				ev.Z = s.zs
+			}
 			return true
 		}
 		d.state = StatePending
 	case StatePending:
-		d.learnShadow(tx, as)
-		if !d.hot() {
+		d.learnShadow(s.u, s.w.slow)
+		shift := d.shifted(s.fin)
+		if !d.hot() && !shift {
 			d.state, d.reason, d.run = StateNormal, 0, 0
-			d.learn(tx, as, ad, sd, sz, repeat)
+			d.learn(s)
 			return false
 		}
-		if d.run++; d.run >= p.enterN {
+		if d.run++; d.run >= p.enterN || shift {
 			d.fire(t, ev)
 			return true
 		}
 	case StateFiring:
-		d.learnShadow(tx, as)
-		if d.z <= p.exitZ {
+		d.learnShadow(s.u, s.w.slow)
+		if d.calm() {
 			d.run++
 		} else {
 			d.run = 0
@@ -447,8 +653,10 @@ func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, re
 			// Adopt the episode's level; the event reports the new baseline.
 			d.slow = d.shadow
 			d.trend = d.slow.Mean
-			d.z = clampZ((d.fast - d.ref()) / d.sdz(fmax(d.slow.StdDev(), d.floor()), cf))
-			d.score = d.driftScore()
+			d.long = d.slow.Mean
+			d.z = clampZ((d.fast - d.ref()) / d.sdz(fmax(d.slow.StdDev(), d.floor()), s.cf))
+			d.zl = clampZ((d.fast - d.long) / s.sl)
+			d.score = d.driftScore(0)
 			d.resolve(t, true, ev)
 			return true
 		}
@@ -459,16 +667,16 @@ func (d *Detector) stepDrift(tx float64, t int64, as, ad, sd, sz, cf float64, re
 // learnShadow feeds the episode's own baseline: an equal-weight mean of the
 // episode that turns into an EWMA with the slow weight once the episode is
 // longer than the slow memory.
-func (d *Detector) learnShadow(tx, as float64) {
+func (d *Detector) learnShadow(u, as float64) {
 	if d.shadowN < math.MaxUint32 {
 		d.shadowN++
 	}
-	d.shadow.Add(tx, fmax(as, 1/float64(d.shadowN)))
+	d.shadow.Add(u, fmax(as, 1/float64(d.shadowN)))
 }
 
 func (d *Detector) stepSLO(t int64, ev *Event) bool {
 	p := d.p
-	cur := d.valueOf(d.fast)
+	cur := d.valueOf(d.fast + d.sv)
 	switch d.state {
 	case StateNormal:
 		if cur < d.slo {
@@ -504,7 +712,7 @@ func (d *Detector) stepSLO(t int64, ev *Event) bool {
 }
 
 func (d *Detector) fire(t int64, ev *Event) {
-	d.state, d.since, d.run = StateFiring, t, 0
+	d.state, d.since, d.run, d.cusum = StateFiring, t, 0, 0
 	d.event(KindFiring, t, ev)
 }
 
@@ -516,22 +724,31 @@ func (d *Detector) resolve(t int64, accepted bool, ev *Event) {
 	d.armed, d.quiet = false, 0
 }
 
-// driftScore maps z to [0, 1): 0 for z ≤ 0, z²/(z²+enterZ²) above, so the
-// score is 0.5 at the enter threshold, 0.8 at twice it, 0.94 at four times.
-func (d *Detector) driftScore() float64 {
-	if !(d.z > 0) {
+// driftScore maps the charts to [0, 1): z²/(z²+enterZ²) for the largest
+// z > 0 (0.5 at the enter threshold, 0.8 at twice it), with the long-horizon
+// chart, the CUSUM and a spike (zs, already scaled) on the same scale: 0.5
+// at their thresholds.
+func (d *Detector) driftScore(zs float64) float64 {
+	z := fmax(d.z, zs)
+	if d.p.longZ > 0 {
+		z = fmax(z, d.zl*d.p.enterZ/d.p.longZ)
+	}
+	if d.p.cusumH > 0 {
+		z = fmax(z, d.p.enterZ*d.cusum/d.p.cusumH)
+	}
+	if !(z > 0) {
 		return 0
 	}
-	if math.IsInf(d.z, 1) {
+	if math.IsInf(z, 1) {
 		return 1
 	}
-	z2 := d.z * d.z
+	z2 := z * z
 	return z2 / (z2 + d.p.enterZ*d.p.enterZ)
 }
 
 // sloScore is r²/(r²+1) for r = current/SLO: 0.5 at the SLO.
 func (d *Detector) sloScore() float64 {
-	r := d.valueOf(d.fast) / d.slo
+	r := d.valueOf(d.fast+d.sv) / d.slo
 	if !(r > 0) {
 		return 0
 	}
@@ -556,11 +773,11 @@ func (d *Detector) event(kind Kind, t int64, ev *Event) {
 		Reason:         d.reason,
 		At:             time.Unix(0, t).UTC(),
 		Value:          d.value,
-		Current:        d.valueOf(d.fast),
+		Current:        d.valueOf(d.fast + d.sv),
 		BaselineMean:   mean,
 		BaselineStdDev: sd,
 		BaselineP99:    d.valueOf(d.win.Quantile(0.99)),
-		Z:              d.z,
+		Z:              fmax(d.z, d.zl),
 		Ratio:          d.ratio(),
 		SLO:            d.slo,
 		Samples:        d.n,
@@ -569,18 +786,18 @@ func (d *Detector) event(kind Kind, t int64, ev *Event) {
 }
 
 // baseline returns the learned mean and standard deviation in the series'
-// unit. For a log-learned series the mean is exp(μ), the geometric mean
-// (the median of a log-normal), and the deviation exp(μ)·σ, its first-order
-// (delta-method) spread.
+// unit, at the time of day of the latest sample. For a log-learned series
+// the mean is exp(μ), the geometric mean (the median of a log-normal), and
+// the deviation exp(μ)·σ, its first-order (delta-method) spread.
 func (d *Detector) baseline() (mean, sd float64) {
 	if d.n == 0 {
 		return 0, 0
 	}
 	if d.mode == modeLog {
-		m := math.Exp(d.ref())
+		m := math.Exp(d.ref() + d.sv)
 		return m, m * d.slow.StdDev()
 	}
-	return d.ref(), d.slow.StdDev()
+	return d.ref() + d.sv, d.slow.StdDev()
 }
 
 // ratio is current / baseline mean, 0 when the baseline is not positive.
@@ -588,8 +805,8 @@ func (d *Detector) ratio() float64 {
 	if d.mode == modeLog {
 		return math.Exp(d.fast - d.ref())
 	}
-	if r := d.ref(); r > 0 {
-		return d.fast / r
+	if r := d.ref() + d.sv; r > 0 {
+		return (d.fast + d.sv) / r
 	}
 	return 0
 }

@@ -42,7 +42,7 @@ func ExampleTracker() {
 	s, _ := tr.Status("get/pods/namespace/server")
 	fmt.Println(s.State, tr.Stats().Keys)
 	// Output:
-	// firing drift after 40s: current 0.033s vs baseline 0.020s (1.6×)
+	// firing drift after 20s: current 0.028s vs baseline 0.020s (1.4×)
 	// firing 1
 }
 
@@ -53,6 +53,6 @@ func ExampleDetector() {
 	for i := range 100 {
 		d.Observe(10+float64(i%3), t0.Add(time.Duration(i)*time.Minute))
 	}
-	fmt.Println(d.State(), d.Score())
-	// Output: normal 0
+	fmt.Printf("%s %.2f\n", d.State(), d.Score())
+	// Output: normal 0.00
 }

@@ -53,7 +53,7 @@ func (d *Detector) Status() KeyStatus {
 		P95:         d.valueOf(q[1]),
 		P99:         d.valueOf(q[2]),
 		WindowCount: d.win.Count(),
-		Current:     d.valueOf(d.fast),
+		Current:     d.valueOf(d.fast + d.sv),
 		Value:       d.value,
 		Score:       d.score,
 		Z:           d.z,
