@@ -77,10 +77,10 @@ var Metrics = []Metric{
 		Help: "Connections used by requests; reused=\"true\" when taken from the idle pool."},
 	{Name: RateLimiterWait, Type: Histogram, Source: Agent,
 		Help: "Time requests waited in client-go's own QPS/Burst rate limiter."},
-	{Name: Baseline, Type: Gauge, Source: Agent, Labels: []string{"verb", "resource", "phase", "stat"},
+	{Name: Baseline, Type: Gauge, Source: Agent, Labels: []string{"verb", "resource", "scope", "phase", "probe", "stat"},
 		Help: "Learned latency baseline; stat is ewma_mean, ewma_stddev, p50, p95 or p99."},
-	{Name: AnomalyScore, Type: Gauge, Source: Agent, Labels: []string{"verb", "resource", "phase"},
-		Help: "How far recent latency sits above its baseline, in standard deviations."},
+	{Name: AnomalyScore, Type: Gauge, Source: Agent, Labels: []string{"verb", "resource", "scope", "phase", "probe"},
+		Help: "How anomalous recent latency is, in [0, 1]: 0 within its baseline, 0.5 at the detector's alert threshold, towards 1 far beyond."},
 	{Name: Alerts, Type: Gauge, Source: Agent, Labels: []string{"alertname", "state"},
 		Help: "Alerts the agent holds, by name and state (firing, pending)."},
 

@@ -88,7 +88,7 @@ func Overview() (dashboard.Dashboard, error) {
 		WithPanel(graph("Firing alerts by name", "Alerts in state firing, summed over the selected nodes.", "none", 12, 8,
 			query{expr: fmt.Sprintf("sum by (alertname) (%s)", sel(Alerts, with(sc, `state="firing"`)...)), legend: "{{alertname}}"})).
 		WithPanel(grid("Most anomalous calls now",
-			"Anomaly score (standard deviations above the learned baseline) per node, call and phase; highest first.", 12, 8,
+			"Anomaly score per node, call and phase (0 normal, 0.5 the alert threshold, towards 1 far beyond); highest first.", 12, 8,
 			map[string]string{"Value": "anomaly score"},
 			query{expr: fmt.Sprintf("topk(20, max by (node, verb, resource, phase) (%s))", sel(AnomalyScore, sc...))})).
 		WithPanel(graph("Requests per second by status code", "API requests from the selected nodes.", "reqps", 12, 8,

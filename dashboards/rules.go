@@ -60,7 +60,7 @@ const RunbookBase = "https://github.com/kubepulse/kubepulse/blob/main/docs/alert
 // exists, and fixed limits otherwise.
 const (
 	DriftRatio          = 2    // p99 at least this many times the learned p99 ...
-	DriftScore          = 3    // ... and the anomaly score at least this high
+	DriftScore          = 0.5  // ... and the anomaly score at least this high (0.5: the agent's own threshold, z = detector.enterZ)
 	ThrottleMeanSeconds = 0.05 // mean client-side rate limiter wait (client-go logs waits above 50 ms)
 	ErrorRatio          = 0.05 // error ratio at least this ...
 	ErrorRatioDrift     = 2    // ... and this many times its 1-day average
@@ -177,14 +177,14 @@ const (
 func alertingRules() []Rule {
 	phase := labelList(ruleNodePhase)
 	drift := alert(AlertLatencyDrift,
-		fmt.Sprintf("(%s / on (%s) max by (%s) (%s) >= %d) and on (%s) (max by (%s) (%s) >= %d)",
+		fmt.Sprintf("(%s / on (%s) max by (%s) (%s) >= %d) and on (%s) (max by (%s) (%s) >= %g)",
 			RecNodePhaseP99, phase, phase, sel(Baseline, `stat="p99"`), DriftRatio,
 			phase, phase, AnomalyScore, DriftScore),
 		"10m",
 		callText+` latency in phase {{ $labels.phase }} drifted above its baseline`+onNodeText,
 		"p99 "+tmplQuery(sel(RecNodePhaseP99, matchLabels(ruleNodePhase)), "humanizeDuration", ruleNodePhase...)+
 			" vs baseline "+tmplQuery("max("+sel(Baseline, matchLabels(ruleNodePhase), `stat="p99"`)+")", "humanizeDuration", ruleNodePhase...)+
-			` ({{ printf "%.2f" $value }}× baseline, z=`+
+			` ({{ printf "%.2f" $value }}× baseline, anomaly score `+
 			tmplQuery("max("+sel(AnomalyScore, matchLabels(ruleNodePhase))+")", `printf "%.2f"`, ruleNodePhase...)+")")
 
 	rules := []Rule{drift,

@@ -175,6 +175,11 @@ func TestReloader(t *testing.T) {
 		}
 	}
 
+	// The reloader reads the file's first content before it waits on its
+	// ticker: change the file only once it waits.
+	for !clk.HasWaiters() {
+		time.Sleep(time.Millisecond)
+	}
 	writeFile(t, dir, "nodeName: node-a\npodNamespace: ns\nprobe:\n  clusterQPS: 25\n")
 	waitCounts(1, 0)
 	writeFile(t, dir, "nodeName: node-a\npodNamespace: ns\nprobe:\n  clusterQPS: -1\n")
