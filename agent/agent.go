@@ -78,6 +78,11 @@ type Options struct {
 	// ReloadInterval is how often the configuration file is checked for
 	// changes (default 10s).
 	ReloadInterval time.Duration
+	// Workload, if set, runs beside the probes until the agent stops, with
+	// the agent's instrumented client configuration: its calls feed the same
+	// metrics and baselines (`kubepulse demo --load-classes` measures the
+	// agent with many keys this way).
+	Workload func(ctx context.Context, rc *rest.Config)
 }
 
 // agent is one running agent.
@@ -253,6 +258,10 @@ func (a *agent) run(ctx context.Context) error {
 		}
 		producers.Add(1)
 		go func() { defer producers.Done(); _ = w.Run(prodCtx) }()
+	}
+	if a.opts.Workload != nil {
+		producers.Add(1)
+		go func() { defer producers.Done(); a.opts.Workload(prodCtx, rest.CopyConfig(rc)) }()
 	}
 	producers.Add(1)
 	go func() { defer producers.Done(); a.evaluateLoop(prodCtx) }()

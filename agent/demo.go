@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/kubepulse/kubepulse/agent/config"
 	"github.com/kubepulse/kubepulse/agent/demo"
 )
@@ -28,6 +30,10 @@ type DemoOptions struct {
 	Seed uint64
 	// OnServing is called with the HTTP address once it listens.
 	OnServing func(addr string)
+	// LoadClasses, if > 0, also sends calls of that many distinct kinds
+	// (made-up resources, see demo.RunLoad) through the agent's client, each
+	// every 5 s: a measurement aid for the agent with many baseline keys.
+	LoadClasses int
 }
 
 // Scenario is a drift the demo injects into the simulated API server.
@@ -86,9 +92,18 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 	started := time.Now()
 	served := make(chan string, 1)
 	go o.timeline(ctx, sim, served, started)
+	var workload func(context.Context, *rest.Config)
+	if o.LoadClasses > 0 {
+		workload = func(ctx context.Context, rc *rest.Config) {
+			err := demo.RunLoad(ctx, rc, demo.LoadOptions{Classes: o.LoadClasses, Namespace: cfg.PodNamespace})
+			if err != nil {
+				o.Logger.Error("load not sent", "err", err)
+			}
+		}
+	}
 	err := Run(ctx, Options{
 		Config: cfg, Version: o.Version, Logger: o.Logger, RestConfig: sim.RestConfig(), Demo: true,
-		Console: o.Out, KnownNodes: 1,
+		Console: o.Out, KnownNodes: 1, Workload: workload,
 		OnServing: func(addr string) {
 			served <- addr
 			if o.OnServing != nil {

@@ -33,6 +33,9 @@ const (
 	NodesList  Endpoint = "nodes_list"      // LIST nodes, limit=1
 	LeaseGet   Endpoint = "lease_get"       // GET the node's Lease
 	LeaseWatch Endpoint = "lease_watch"     // watch delivery delay of Lease renewals
+	// Load answers the made-up resources of LoadGroup that
+	// `kubepulse demo --load-classes` calls (see RunLoad).
+	Load Endpoint = "load"
 )
 
 // Latency is the simulated time an endpoint takes: log-normal around Median.
@@ -51,6 +54,7 @@ var DefaultLatencies = map[Endpoint]Latency{
 	NodesList:  {Median: 6 * time.Millisecond, Sigma: 0.3},
 	LeaseGet:   {Median: 2 * time.Millisecond, Sigma: 0.25},
 	LeaseWatch: {Median: 3 * time.Millisecond, Sigma: 0.3},
+	Load:       {Median: 3 * time.Millisecond, Sigma: 0.3},
 }
 
 // SimOptions configure the simulated API server.
@@ -286,6 +290,8 @@ func (s *SimServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 		s.replyJSON(w, LeaseGet, list)
+	case strings.HasPrefix(p, loadPrefix):
+		s.serveLoad(w, r)
 	default:
 		s.status(w, http.StatusNotFound, metav1.StatusReasonNotFound,
 			fmt.Sprintf("the simulated API server does not serve %s %s", r.Method, p))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubepulse/kubepulse/agent"
 	"github.com/kubepulse/kubepulse/agent/config"
+	"github.com/kubepulse/kubepulse/agent/demo"
 	"github.com/kubepulse/kubepulse/agent/logging"
 )
 
@@ -37,6 +38,12 @@ needed. After about a minute of learning it slows one call 4×: the drift
 alert fires on the console, the status page and /metrics, then resolves.
 --alertmanager-url sends the alerts to a real Alertmanager; OTEL_* variables
 export traces.
+
+--load-classes N is a measurement aid: it also sends calls of N distinct
+kinds (GET, LIST, create, update, patch, delete of made-up resources in the
+load.kubepulse.io group, namespaced and cluster-wide) through the agent's
+instrumented client, each every 5 s, so that the agent holds about 4×N
+baseline keys; e.g. --load-classes 260 for the 1,000 keys of BENCHMARKS.md.
 
 Flags:
 `
@@ -68,6 +75,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Usage = func() { fmt.Fprint(fs.Output(), demoUsage); fs.PrintDefaults() }
 	duration := fs.Duration("duration", 0, "stop after this long, e.g. 3m (default: until Ctrl-C)")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the simulated latencies")
+	loadClasses := fs.Int("load-classes", 0, fmt.Sprintf("measurement aid: also send calls of this many distinct kinds through the agent (0 to %d)", demo.MaxLoadClasses))
 	sources := config.BindFlags(fs)
 	base := agent.DemoConfig()
 	base.Log = config.Log{Level: "warn", Format: "text"}
@@ -82,12 +90,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *duration < 0 {
 		return usageError{fmt.Errorf("--duration: want ≥ 0, got %v", *duration)}
 	}
+	if *loadClasses < 0 || *loadClasses > demo.MaxLoadClasses {
+		return usageError{fmt.Errorf("--load-classes: want 0 to %d, got %d", demo.MaxLoadClasses, *loadClasses)}
+	}
 	log, _, err := newLogger(cfg, stderr)
 	if err != nil {
 		return usageError{err}
 	}
 	return agent.RunDemo(ctx, agent.DemoOptions{Config: cfg, Version: version, Logger: log, Out: stdout,
-		Duration: *duration, Seed: *seed})
+		Duration: *duration, Seed: *seed, LoadClasses: *loadClasses})
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
