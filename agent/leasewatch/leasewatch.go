@@ -37,6 +37,9 @@ const (
 	ReasonExpired = "expired" // 410 Gone: the resourceVersion is too old, the Lease is read again (a relist)
 )
 
+// shortWatch: a watch that ends sooner than this without any event failed.
+const shortWatch = time.Second
+
 // Options configure a Watcher. Client and Node are required.
 type Options struct {
 	Client kubernetes.Interface
@@ -148,14 +151,23 @@ func (w *Watcher) watch(ctx context.Context, rv string) (string, string, error) 
 		return rv, ReasonError, fmt.Errorf("start watch: %w", err)
 	}
 	defer wi.Stop()
+	started, events := w.o.Clock.Now(), 0
 	for {
 		select {
 		case <-ctx.Done():
 			return rv, ReasonClosed, nil
 		case ev, ok := <-wi.ResultChan():
 			if !ok {
+				// client-go turns a watch whose connection failed (reset,
+				// EOF) into an empty watch that closes at once: like its
+				// reflector, count that as a failure, or the watch would be
+				// retried without backoff for as long as the server is away.
+				if events == 0 && w.o.Clock.Since(started) < shortWatch {
+					return rv, ReasonError, errors.New("very short watch: closed within a second with no event")
+				}
 				return rv, ReasonClosed, nil
 			}
+			events++
 			switch ev.Type {
 			case watch.Added, watch.Modified:
 				lease, ok := ev.Object.(*coordinationv1.Lease)

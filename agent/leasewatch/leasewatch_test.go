@@ -3,10 +3,17 @@ package leasewatch
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/kubepulse/kubepulse/agent/demo"
 )
@@ -101,5 +108,45 @@ func TestNewValidates(t *testing.T) {
 	defer sim.Close()
 	if _, err := New(Options{Client: kubernetes.NewForConfigOrDie(sim.RestConfig())}); err == nil {
 		t.Error("no node: want error")
+	}
+}
+
+// A watch whose connection fails comes back from client-go as an empty watch
+// that closes at once (it masks resets and EOFs): the watcher must back off
+// after each, not watch again in a tight loop while the server is away.
+func TestWatcherBacksOffAfterEmptyWatches(t *testing.T) {
+	renewed := metav1.NewMicroTime(time.Now())
+	cs := fake.NewClientset(&coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "n", Namespace: Namespace, ResourceVersion: "5"},
+		Spec:       coordinationv1.LeaseSpec{RenewTime: &renewed},
+	})
+	var watches atomic.Int32
+	cs.PrependWatchReactor("leases", func(clienttesting.Action) (bool, watch.Interface, error) {
+		watches.Add(1)
+		return true, watch.NewEmptyWatch(), nil
+	})
+	clk := testingclock.NewFakeClock(time.Now())
+	rec := &recorder{restarts: map[string]int{}}
+	w, err := New(Options{Client: cs, Node: "n", Clock: clk, MaxBackoff: time.Minute,
+		OnRestart: func(reason string) {
+			rec.mu.Lock()
+			rec.restarts[reason]++
+			rec.mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	for i := int32(1); i <= 3; i++ {
+		// Waiting on the clock after watch i: backing off.
+		waitFor(t, "a backoff", func() bool { return clk.HasWaiters() && watches.Load() == i })
+		if _, r := rec.snapshot(); r[ReasonError] != int(i) || r[ReasonClosed] != 0 {
+			t.Fatalf("after %d empty watches: restarts %v, want %d errors", i, r, i)
+		}
+		clk.Step(time.Minute)
 	}
 }
