@@ -83,7 +83,7 @@ func Browser(t testing.TB, opts ...BrowserOption) *Chromium {
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox, // required as root; harmless otherwise
 		chromedp.WindowSize(cfg.width, cfg.height),
-		chromedp.Env("TMPDIR="+t.TempDir()), // Chromium leaves a socket dir in TMPDIR
+		chromedp.Env("TMPDIR="+shortTempDir(t)), // Chromium leaves a socket dir in TMPDIR
 	)
 	if cfg.noJS {
 		aopts = append(aopts, chromedp.Flag("blink-settings", "scriptEnabled=false"))
@@ -127,6 +127,19 @@ func Browser(t testing.TB, opts ...BrowserOption) *Chromium {
 		t.Fatalf("browser: listen for dialogs: %v", err)
 	}
 	return b
+}
+
+// shortTempDir is a temporary directory for t whose path stays short:
+// Chromium's singleton socket lives in it, and a Unix socket path may not
+// exceed 107 bytes, which t.TempDir() of a subtest with a long name does.
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }
 
 // Page is the document of the browser's tab after Open. Opening another URL
