@@ -42,7 +42,10 @@ func (d *Detector) appendState(b []byte) []byte {
 	if d.armed {
 		flags |= 2
 	}
-	b = append(b, d.mode, flags, byte(d.state), byte(d.reason))
+	if d.stale {
+		flags |= 4
+	}
+	b = append(b, d.mode, flags, byte(d.state), byte(d.reason), d.scoreKind)
 	b = le.AppendUint16(b, d.run)
 	b = le.AppendUint16(b, d.quiet)
 	for _, v := range [...]float64{d.slow.Mean, d.slow.Var, d.trend, d.dev2, d.fast, d.prev[0], d.prev[1], d.fastV, d.shadow.Mean, d.shadow.Var} {
@@ -61,8 +64,9 @@ func (d *Detector) appendState(b []byte) []byte {
 		b = le.AppendUint32(b, math.Float32bits(d.season.v[i]))
 		b = le.AppendUint32(b, math.Float32bits(d.season.w[i]))
 	}
-	c := &d.cw
-	for _, v := range [...]float64{d.value, d.z, d.zl, d.score, d.sv, d.cDt, d.cSp, c.slow, c.dev, c.fast, c.long, c.season, c.cusum} {
+	c, sc := &d.cw, &d.sc
+	for _, v := range [...]float64{d.value, d.z, d.zl, d.zs, d.sv, d.cDt, d.cSp, c.slow, c.fast, c.long, c.season, c.cusum,
+		sc.fl, sc.sd, sc.cf, sc.sz, sc.sl, sc.s1, sc.isz, sc.isl, sc.is1} {
 		f(v)
 	}
 	return appendWindow(b, d.win)
@@ -136,7 +140,7 @@ func (d *Detector) decodeState(r *dec) error {
 	d.last = int64(r.u64())
 	d.spacing.Typical = r.f64("spacing")
 	d.spacing.N = r.u32()
-	mode, flags, state, reason := r.byte(), r.byte(), r.byte(), r.byte()
+	mode, flags, state, reason, kind := r.byte(), r.byte(), r.byte(), r.byte(), r.byte()
 	d.run = r.u16()
 	d.quiet = r.u16()
 	for _, v := range [...]*float64{&d.slow.Mean, &d.slow.Var, &d.trend, &d.dev2, &d.fast, &d.prev[0], &d.prev[1], &d.fastV, &d.shadow.Mean, &d.shadow.Var} {
@@ -155,8 +159,9 @@ func (d *Detector) decodeState(r *dec) error {
 		d.season.v[i] = r.f32("daily profile")
 		d.season.w[i] = r.f32("daily profile weight")
 	}
-	c := &d.cw
-	for _, v := range [...]*float64{&d.value, &d.z, &d.zl, &d.score, &d.sv, &d.cDt, &d.cSp, &c.slow, &c.dev, &c.fast, &c.long, &c.season, &c.cusum} {
+	c, sc := &d.cw, &d.sc
+	for _, v := range [...]*float64{&d.value, &d.z, &d.zl, &d.zs, &d.sv, &d.cDt, &d.cSp, &c.slow, &c.fast, &c.long, &c.season, &c.cusum,
+		&sc.fl, &sc.sd, &sc.cf, &sc.sz, &sc.sl, &sc.s1, &sc.isz, &sc.isl, &sc.is1} {
 		*v = r.f64("status")
 	}
 	if r.err != nil {
@@ -165,8 +170,10 @@ func (d *Detector) decodeState(r *dec) error {
 	switch {
 	case mode > modeLinear:
 		r.fail(fmt.Sprintf("transform mode %d", mode))
-	case flags&^3 != 0:
+	case flags&^7 != 0:
 		r.fail(fmt.Sprintf("flags %#x", flags))
+	case kind > scoreDrift:
+		r.fail(fmt.Sprintf("score kind %d", kind))
 	case State(state) < StateNormal || State(state) > StateFiring:
 		r.fail(fmt.Sprintf("state %d", state))
 	case Reason(reason) > ReasonSLO:
@@ -182,7 +189,7 @@ func (d *Detector) decodeState(r *dec) error {
 			r.fail("a negative daily profile weight")
 		}
 	}
-	d.mode, d.learned, d.armed = mode, flags&1 != 0, flags&2 != 0
+	d.mode, d.learned, d.armed, d.stale, d.scoreKind = mode, flags&1 != 0, flags&2 != 0, flags&4 != 0, kind
 	d.state, d.reason = State(state), Reason(reason)
 	if r.err != nil {
 		return r.err

@@ -22,9 +22,9 @@ func (t *Tracker) SaveCheckpoint(path string) error {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for _, e := range sh.m {
+		sh.each(func(e *entry) {
 			w.Append(func(b []byte) []byte { return appendEntry(b, e.key, &e.d) })
-		}
+		})
 		sh.mu.Unlock()
 	}
 	var meta []byte
@@ -85,10 +85,9 @@ func (t *Tracker) Restore(path string) error {
 		dropped = len(all) - max
 		all = all[:max]
 	}
-	maps := make([]map[string]*entry, len(t.shards))
-	latest := make([]int64, len(t.shards))
-	for i := range maps {
-		maps[i] = make(map[string]*entry)
+	fresh := make([]shard, len(t.shards))
+	for i := range fresh {
+		fresh[i].m = make(map[uint64]*entry)
 	}
 	for _, r := range all {
 		if t.prior != nil {
@@ -97,14 +96,15 @@ func (t *Tracker) Restore(path string) error {
 				r.d.slo = v
 			}
 		}
-		i := t.shardIndex(r.key)
-		maps[i][r.key] = &entry{key: r.key, d: *r.d}
-		latest[i] = max(latest[i], r.d.last)
+		h := hashKey(t, r.key)
+		f := &fresh[h&t.mask]
+		f.insert(&entry{key: r.key, h: h, d: *r.d})
+		f.latest = max(f.latest, r.d.last)
 	}
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		sh.m, sh.latest = maps[i], latest[i]
+		sh.m, sh.latest = fresh[i].m, fresh[i].latest
 		sh.mu.Unlock()
 	}
 	t.keys.Store(int64(len(all)))
@@ -120,10 +120,6 @@ func (t *Tracker) Restore(path string) error {
 		t.log.Warn("window layout changed since the checkpoint; sliding windows restart empty, EWMA baselines are kept", "path", path, "keys", layoutChanged)
 	}
 	return nil
-}
-
-func (t *Tracker) shardIndex(key string) int {
-	return int(hashKey(t, key) & t.mask)
 }
 
 // RunCheckpoints saves a checkpoint to path every interval, and once more

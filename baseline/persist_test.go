@@ -69,9 +69,7 @@ func randomTracker(t testing.TB, seed uint64, keys int, cfg Config) *Tracker {
 func trackerState(tr *Tracker) map[string]Detector {
 	m := map[string]Detector{}
 	for i := range tr.shards {
-		for k, e := range tr.shards[i].m {
-			m[k] = e.d
-		}
+		tr.shards[i].each(func(e *entry) { m[e.key] = e.d })
 	}
 	return m
 }
@@ -354,14 +352,14 @@ func restoredKeys(t *testing.T, path string) int {
 func FuzzDecodeEntry(f *testing.F) {
 	p := newParams(DefaultConfig())
 	tr := randomTracker(f, 9, 20, DefaultConfig())
-	for _, e := range tr.shards[0].m {
-		f.Add(appendEntry(nil, e.key, &e.d))
-	}
+	tr.shards[0].each(func(e *entry) { f.Add(appendEntry(nil, e.key, &e.d)) })
 	for i := range tr.shards[1:] {
-		for _, e := range tr.shards[i+1].m {
-			f.Add(appendEntry(nil, e.key, &e.d))
-			break
-		}
+		n := 0
+		tr.shards[i+1].each(func(e *entry) {
+			if n++; n == 1 {
+				f.Add(appendEntry(nil, e.key, &e.d))
+			}
+		})
 	}
 	f.Add([]byte{})
 	f.Add([]byte{0})

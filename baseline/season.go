@@ -15,7 +15,7 @@ const seasonBins = 24
 // mean, so a profile is usable after one day.
 type season struct {
 	v [seasonBins]float32 // the deviation, in the learned space
-	w [seasonBins]float32 // the weight of the samples a bin has seen
+	w [seasonBins]float32 // the samples a bin has seen, until its memory is full
 }
 
 // seasonPos returns the two bins around the time of day of t and the share
@@ -42,23 +42,20 @@ func (s *season) at(i0, i1 int, f float64) float64 {
 	return (1-f)*float64(s.v[i0]) + f*float64(s.v[i1])
 }
 
-// learn moves both bins around the position towards dev, each in
-// proportion to its share of the sample; alpha is the weight a sample with
-// a full share gets once the bin's memory is full.
+// learn moves the bin nearest the position towards dev (each bin learns the
+// hour around its centre; at reads interpolates between bins); alpha is a
+// sample's weight once the bin's memory is full.
 func (s *season) learn(i0, i1 int, f, dev, alpha float64) {
-	s.learnBin(i0, 1-f, dev, alpha)
-	s.learnBin(i1, f, dev, alpha)
-}
-
-func (s *season) learnBin(i int, share, dev, alpha float64) {
-	if share <= 0 {
-		return
+	i := i0
+	if f >= 0.5 {
+		i = i1
 	}
-	w := float64(s.w[i]) + share
-	if w < 1e30 {
+	w := float64(s.w[i]) + 1
+	a := alpha
+	if w*alpha < 1 { // still a plain mean of what the bin has seen
 		s.w[i] = float32(w)
+		a = 1 / w
 	}
-	a := fmax(alpha*share, share/w)
 	v := float64(s.v[i])
 	s.v[i] = float32(v + a*(dev-v))
 }

@@ -55,7 +55,7 @@ func (d *Detector) Status() KeyStatus {
 		WindowCount: d.win.Count(),
 		Current:     d.valueOf(d.fast + d.sv),
 		Value:       d.value,
-		Score:       d.score,
+		Score:       d.Score(),
 		Z:           d.z,
 		Ratio:       d.ratio(),
 		SLO:         d.slo,

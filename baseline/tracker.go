@@ -51,16 +51,70 @@ type Tracker struct {
 	evictions atomic.Uint64
 }
 
+// shard holds a partition of the keys. The map is keyed by the key's 64-bit
+// hash, which also chose the shard: a lookup hashes the key string once,
+// and the map's own hashing of a uint64 is cheap. Keys whose hashes
+// collide (about once in 10¹⁹ pairs) share a chain.
 type shard struct {
 	mu     sync.Mutex
-	m      map[string]*entry
+	m      map[uint64]*entry
 	latest int64 // newest sample time seen in this shard
 	_      [40]byte
 }
 
 type entry struct {
-	key string
-	d   Detector
+	key  string
+	h    uint64 // hashKey(key)
+	next *entry // the next key with the same hash
+	d    Detector
+}
+
+// find returns the entry of key (hash h), or nil. sh is locked.
+func (sh *shard) find(h uint64, key string) *entry {
+	e := sh.m[h]
+	for e != nil && e.key != key {
+		e = e.next
+	}
+	return e
+}
+
+// insert adds e (not present yet). sh is locked.
+func (sh *shard) insert(e *entry) {
+	e.next = sh.m[e.h]
+	sh.m[e.h] = e
+}
+
+// each calls fn for every entry. sh is locked.
+func (sh *shard) each(fn func(e *entry)) {
+	for _, e := range sh.m {
+		for ; e != nil; e = e.next {
+			fn(e)
+		}
+	}
+}
+
+// removeIf removes the entries for which drop is true and returns how
+// many. sh is locked.
+func (sh *shard) removeIf(drop func(e *entry) bool) int {
+	n := 0
+	for h, head := range sh.m {
+		var keep *entry
+		for e := head; e != nil; {
+			next := e.next
+			if drop(e) {
+				n++
+			} else {
+				e.next, keep = keep, e
+			}
+			e = next
+		}
+		if keep == nil {
+			delete(sh.m, h)
+		} else {
+			sh.m[h] = keep
+		}
+	}
+	return n
 }
 
 // NewTracker returns a tracker, restored from opts.CheckpointPath when set.
@@ -89,7 +143,7 @@ func NewTracker(opts Options) (*Tracker, error) {
 		idle:   int64(opts.Config.Store.IdleTimeout),
 	}
 	for i := range t.shards {
-		t.shards[i].m = make(map[string]*entry)
+		t.shards[i].m = make(map[uint64]*entry)
 	}
 	if opts.CheckpointPath != "" {
 		_ = t.Restore(opts.CheckpointPath) // logged; a fresh start otherwise
@@ -100,8 +154,9 @@ func NewTracker(opts Options) (*Tracker, error) {
 // Config returns the tracker's configuration.
 func (t *Tracker) Config() Config { return t.cfg }
 
-func (t *Tracker) shard(key string) *shard {
-	return &t.shards[hashKey(t, key)&t.mask]
+func (t *Tracker) shard(key string) (*shard, uint64) {
+	h := hashKey(t, key)
+	return &t.shards[h&t.mask], h
 }
 
 func hashKey(t *Tracker, key string) uint64 { return maphash.String(t.seed, key) }
@@ -111,11 +166,11 @@ func hashKey(t *Tracker, key string) uint64 { return maphash.String(t.seed, key)
 // already tracks. NaN and infinite values are ignored.
 func (t *Tracker) Observe(key string, value float64, at time.Time) (ev Event, ok bool) {
 	ns := at.UnixNano()
-	sh := t.shard(key)
+	sh, h := t.shard(key)
 	sh.mu.Lock()
-	e := sh.m[key]
+	e := sh.find(h, key)
 	if e == nil {
-		if e = t.add(sh, key, ns); e == nil {
+		if e = t.add(sh, h, key, ns); e == nil {
 			sh.mu.Unlock()
 			return ev, false
 		}
@@ -133,7 +188,7 @@ func (t *Tracker) Observe(key string, value float64, at time.Time) (ev Event, ok
 
 // add creates the entry for a new key, or returns nil (counted) at the cap
 // when evicting this shard's idle keys does not make room. sh is locked.
-func (t *Tracker) add(sh *shard, key string, now int64) *entry {
+func (t *Tracker) add(sh *shard, h uint64, key string, now int64) *entry {
 	maxKeys := int64(t.cfg.Store.MaxKeys)
 	if t.keys.Load() >= maxKeys {
 		t.evictShard(sh, now)
@@ -149,22 +204,16 @@ func (t *Tracker) add(sh *shard, key string, now int64) *entry {
 			slo = v
 		}
 	}
-	e := &entry{key: strings.Clone(key)}
+	e := &entry{key: strings.Clone(key), h: h}
 	e.d = *newDetector(t.p, slo)
-	sh.m[e.key] = e
+	sh.insert(e)
 	return e
 }
 
 // evictShard removes the shard's keys idle since before now − idleTimeout.
 // sh is locked.
 func (t *Tracker) evictShard(sh *shard, now int64) int {
-	n := 0
-	for k, e := range sh.m {
-		if e.d.n > 0 && now-e.d.last > t.idle {
-			delete(sh.m, k)
-			n++
-		}
-	}
+	n := sh.removeIf(func(e *entry) bool { return e.d.n > 0 && now-e.d.last > t.idle })
 	if n > 0 {
 		t.keys.Add(int64(-n))
 		t.evictions.Add(uint64(n))
@@ -237,11 +286,11 @@ func (t *Tracker) Snapshot(fn func(KeyStatus)) {
 		sh := &t.shards[i]
 		sh.mu.Lock()
 		buf = buf[:0]
-		for _, e := range sh.m {
+		sh.each(func(e *entry) {
 			s := e.d.Status()
 			s.Key = e.key
 			buf = append(buf, s)
-		}
+		})
 		sh.mu.Unlock()
 		for _, s := range buf {
 			fn(s)
@@ -259,11 +308,11 @@ func (t *Tracker) Statuses() []KeyStatus {
 
 // Status returns the status of one key.
 func (t *Tracker) Status(key string) (KeyStatus, bool) {
-	sh := t.shard(key)
+	sh, h := t.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[key]
-	if !ok {
+	e := sh.find(h, key)
+	if e == nil {
 		return KeyStatus{}, false
 	}
 	s := e.d.Status()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -182,5 +183,38 @@ func TestNewTrackerRejectsInvalidConfig(t *testing.T) {
 	cfg.Store.Shards = 0
 	if _, err := NewTracker(Options{Config: cfg}); err == nil {
 		t.Fatal("invalid config accepted")
+	}
+}
+
+// TestShardHashCollisionsChain: keys whose 64-bit hashes collide (forced
+// here; about once in 10¹⁹ pairs in life) are found, listed and evicted
+// each on its own.
+func TestShardHashCollisionsChain(t *testing.T) {
+	sh := shard{m: map[uint64]*entry{}}
+	for i, k := range []string{"a", "b", "c", "d"} {
+		e := &entry{key: k, h: 7}
+		e.d.last = int64(i)
+		sh.insert(e)
+	}
+	sh.insert(&entry{key: "e", h: 9})
+	for _, k := range []string{"a", "b", "c", "d"} {
+		if e := sh.find(7, k); e == nil || e.key != k {
+			t.Fatalf("find(%q) = %v", k, e)
+		}
+	}
+	if sh.find(7, "e") != nil || sh.find(9, "a") != nil {
+		t.Fatal("found a key under another hash")
+	}
+	if n := sh.removeIf(func(e *entry) bool { return e.key == "b" || e.key == "d" || e.key == "e" }); n != 3 {
+		t.Fatalf("removed %d, want 3", n)
+	}
+	var left []string
+	sh.each(func(e *entry) { left = append(left, e.key) })
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"a", "c"}) || len(sh.m) != 1 {
+		t.Fatalf("left %v (%d hashes), want [a c] under one hash", left, len(sh.m))
+	}
+	if sh.find(7, "a") == nil || sh.find(7, "c") == nil || sh.find(7, "b") != nil {
+		t.Fatal("chain broken after removal")
 	}
 }
