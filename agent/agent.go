@@ -111,6 +111,8 @@ type agent struct {
 	checkpointErrors uint64
 	mu               sync.Mutex // guards checkpointErrors
 	reloads          *prometheus.CounterVec
+	lastEval         atomic.Int64 // Unix nanoseconds of the last rules evaluation (liveness)
+	authClient       kubernetes.Interface
 }
 
 // Run runs the agent until ctx ends, then stops it gracefully within
@@ -188,6 +190,11 @@ func (a *agent) run(ctx context.Context) error {
 	rc, err := a.restConfig()
 	if err != nil {
 		return err
+	}
+	// Scrapers' TokenReviews and SubjectAccessReviews are not the agent's
+	// measurements: they go through a client of their own.
+	if a.authClient, err = kubernetes.NewForConfig(rc); err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	rc = instrument.Wrap(rc, instrument.WithReporter(pipe), instrument.WithTracerProvider(a.traces.TracerProvider()))
 	a.client, err = kubernetes.NewForConfig(rc)
@@ -405,6 +412,7 @@ func (a *agent) newServer(reg *prometheus.Registry, serving chan<- string) (*pro
 			}
 			return nil
 		},
+		Live:  a.liveness,
 		Pprof: a.cfg.Metrics.Pprof,
 		Mounts: []prom.Mount{
 			{Pattern: "GET /{$}", Handler: page},
@@ -414,7 +422,7 @@ func (a *agent) newServer(reg *prometheus.Registry, serving chan<- string) (*pro
 	}
 	if a.cfg.Metrics.Secure {
 		o.TLS = &prom.TLSOptions{CertFile: a.cfg.Metrics.CertFile, KeyFile: a.cfg.Metrics.KeyFile}
-		o.Auth = &prom.AuthOptions{Client: a.client}
+		o.Auth = &prom.AuthOptions{Client: a.authClient}
 	}
 	return prom.NewServer(o)
 }
@@ -529,6 +537,21 @@ func (a *agent) leaseDelay(d time.Duration, renewed time.Time) {
 	(&pipeline{trk: a.trk, keys: a.keys, alerts: a.alerts}).sample(key, ki, max(d, time.Microsecond).Seconds(), renewed.Add(d))
 }
 
+// liveness fails when the rules loop has not run for a minute: a stuck
+// agent, which a restart fixes. It never depends on the API server (an
+// unreachable API server is what the agent must stay alive to report).
+func (a *agent) liveness() error {
+	last := a.lastEval.Load()
+	since := a.clock.Since(a.started)
+	if last != 0 {
+		since = a.clock.Since(time.Unix(0, last))
+	}
+	if since > time.Minute {
+		return fmt.Errorf("the rules loop has not run for %v", since.Round(time.Second))
+	}
+	return nil
+}
+
 // evaluateLoop runs the agent's rules every few seconds: findings, SLO
 // breaches, error rates and throttling.
 func (a *agent) evaluateLoop(ctx context.Context) {
@@ -542,6 +565,7 @@ func (a *agent) evaluateLoop(ctx context.Context) {
 		case <-t.C():
 		}
 		now := a.clock.Now()
+		a.lastEval.Store(now.UnixNano())
 		active := a.analyzer.Findings()
 		for _, f := range active {
 			if !logged[f.ID] {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	testingclock "k8s.io/utils/clock/testing"
+
 	"github.com/kubepulse/kubepulse/agent/alerts"
 	"github.com/kubepulse/kubepulse/agent/config"
 	"github.com/kubepulse/kubepulse/agent/instrument"
@@ -262,5 +264,22 @@ func TestSeriesFromKey(t *testing.T) {
 		if s, ok := seriesFromKey(bad); ok {
 			t.Errorf("seriesFromKey(%q) = %+v, want not ok", bad, s)
 		}
+	}
+}
+
+func TestLiveness(t *testing.T) {
+	clk := testingclock.NewFakeClock(t0)
+	a := &agent{clock: clk, started: t0}
+	if err := a.liveness(); err != nil {
+		t.Fatalf("at start: %v", err)
+	}
+	clk.Step(2 * time.Minute)
+	if err := a.liveness(); err == nil || !strings.Contains(err.Error(), "rules loop has not run for 2m0s") {
+		t.Fatalf("never evaluated after 2m: %v", err)
+	}
+	a.lastEval.Store(clk.Now().UnixNano())
+	clk.Step(30 * time.Second)
+	if err := a.liveness(); err != nil {
+		t.Fatalf("evaluated 30s ago: %v", err)
 	}
 }
