@@ -43,8 +43,8 @@ func (d *Detector) spike(s *sample, ref float64) bool {
 		return false
 	}
 	r := s.u - ref
-	lim := d.p.spikeZ * fmax(math.Sqrt(d.dd2), d.sc.fl)
-	if s.tx-s.prev < lim || r < lim || !d.effect(s.u, ref) {
+	lim := d.p.spikeZ * fmax(math.Sqrt(d.dd2), d.sc.fl*0.25)
+	if s.tx-s.prev < lim || r < lim || r < spikeSD*d.sc.sd || !d.effect(s.u, ref) {
 		return false
 	}
 	m := d.win.Quantile(spikeQuantile)

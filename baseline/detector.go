@@ -18,10 +18,20 @@ const huberK = 3
 // it (Huber): an outlier adds at most cusumClip − k.
 const cusumClip = 3
 
+// longUpClip clips upward deviations from the long-horizon level, in its
+// spreads, before they teach that spread (see learn).
+const longUpClip = 2
+
 // spikeQuantile is the window quantile a spike must be far beyond: the
 // largest sample but for the top 0.5 %, so a few earlier spikes do not mask
 // the next one while a series with routine outliers keeps them in view.
 const spikeQuantile = 0.995
+
+// spikeSD is how many of the baseline's standard deviations above it a
+// spike must be besides spikeZ noise deviations: in a strongly
+// autocorrelated series single samples vary much less than the series
+// wanders, and a jump within its usual range is not a spike.
+const spikeSD = 5
 
 // spikeWindow is how many times further from the baseline than the window's
 // spikeQuantile a spike must be.

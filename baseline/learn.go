@@ -14,33 +14,45 @@ type weights struct {
 }
 
 // weights returns the EWMA weights of a sample dt seconds after the previous
-// one. Half-lives are at least a number of typical spacings, and a gap
-// counts for at most maxGap spacings (at least an eighth of one, so
-// duplicate timestamps still count a little).
+// one. Half-lives are at least a number of typical spacings. A gap counts
+// for at least an eighth of a spacing (so duplicate timestamps still count
+// a little) and for at most maxGap spacings or a quarter of the memory,
+// whichever is longer: the first sample after an outage moves no memory by
+// more than 16 % of the way, while the pauses between the bursts of a
+// request-driven series still count for the time they last.
 func (d *Detector) weights(dt float64) weights {
 	sp := d.spacing.Typical
 	p := d.p
-	dtc := fmax(dt, 0)
+	lo, hi := fmax(dt, 0), fmax(dt, 0)
 	w := weights{cusum: 1}
 	// 1/max(h, n·sp) = min(1/h, 1/(n·sp)): one division per sample.
 	var isp float64
 	if sp > 0 {
-		dtc = fmin(fmax(dtc, sp*0.125), p.maxGap*sp)
+		lo = fmax(lo, sp*0.125)
+		hi = fmin(lo, p.maxGap*sp)
 		isp = 1 / sp
 		// A sample counts for the CUSUM in proportion to the time it
 		// covers, up to one spacing: a burst of near-simultaneous samples
 		// is not that many independent looks, so its false-alarm rate per
 		// hour stays that of a regular series.
-		w.cusum = fmin(dtc*isp, 1)
+		w.cusum = fmin(hi*isp, 1)
 	}
-	x := dtc * math.Ln2
-	w.slow = oneMinusExp(x * fmin(p.invHalfLife, p.invHlN*isp))
-	w.fast = oneMinusExp(x * fmin(p.invFastHalfLife, p.invFhlN*isp))
-	w.long = oneMinusExp(x * fmin(p.invLongHalfLife, p.invHlN*isp))
-	w.season = oneMinusExp(x * p.invDailyHalfLife)
+	// x = ln 2 · min(lo, max(hi, h/4)) / h for each half-life h.
+	x := func(ih float64) float64 {
+		return math.Ln2 * fmin(lo*ih, fmax(hi*ih, gapMemory))
+	}
+	w.slow = oneMinusExp(x(fmin(p.invHalfLife, p.invHlN*isp)))
+	w.fast = oneMinusExp(x(fmin(p.invFastHalfLife, p.invFhlN*isp)))
+	w.long = oneMinusExp(x(fmin(p.invLongHalfLife, p.invHlN*isp)))
+	w.season = oneMinusExp(x(p.invDailyHalfLife))
 	d.cDt, d.cSp, d.cw = dt, sp, w
 	return w
 }
+
+// gapMemory is the share of a memory (in half-lives) one gap may count for
+// at least: a weight of at most 1 − 2^(−¼) ≈ 16 % for a sample after an
+// outage.
+const gapMemory = 0.25
 
 // oneMinusExp is 1 − e^(−x), the weight of a sample x·ln 2 half-lives after
 // the previous one; x = +Inf (a half-life of 0) gives 1.
@@ -163,6 +175,12 @@ func (d *Detector) learn(s *sample) {
 	if d.n > 2 {
 		d.dd2 += a * (df*df*(1.0/6) - d.dd2)
 	}
+	// The long chart's spread learns upward deviations clipped at
+	// longUpClip spreads (downward ones at enterZ, above): a slow upward
+	// drift, which the long level follows in part, would otherwise widen
+	// the spread it is measured in as it goes and never stand out. For
+	// normal deviations this keeps 96 % of the variance.
+	ldev = fmin(ldev, longUpClip*c.sl)
 	d.ldev2 += w.long * (ldev*ldev - d.ldev2)
 	// The long-horizon level and the daily profile around it learn the
 	// sample itself (clipped like the baseline's).

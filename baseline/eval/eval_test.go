@@ -170,6 +170,7 @@ func TestTestdataIsGenerated(t *testing.T) {
 var committed = map[string]bool{
 	"step-50": true, "spike-episodes": true, "counts-zeros": true, "cpu-percent": true,
 	"temperature-negative": true, "integer-timestamps": true, "traffic-counts": true,
+	"calm-spike-1min": true, "drift-5min-daily": true,
 }
 
 func TestScoreCountsAlerts(t *testing.T) {

@@ -412,6 +412,74 @@ var Scenarios = []Scenario{
 			g.label(s, s+2*hour)
 		},
 	},
+	{
+		Name:    "latency-1min-step",
+		Doc:     "1-minute p50 latency (a median of many requests: σ 0.06–0.1 in log, daily cycle ±10 %, 0.2 % of minutes 1.2–1.5× that are not anomalies), 3 days, a +30 % step on day 2–3 that stays; window 1 h",
+		Latency: true,
+		gen: func(g *gen) {
+			m := g.latencyModel()
+			m.sigma, m.amp, m.outlier = g.uniform(0.06, 0.1), 0.1, 0
+			step := g.at(30*hour, 60*hour, min_)
+			for t := t0; t < t0+3*day; t += min_ {
+				f := 1.0
+				if t >= step {
+					f = 1.3
+				}
+				// A median hides single slow requests: its outliers are mild.
+				if g.r.Float64() < 0.002 {
+					f *= g.uniform(1.2, 1.5)
+				}
+				g.add(t, g.sample(m, t, f))
+			}
+			g.label(step, step+hour)
+			g.s.Shifts = append(g.s.Shifts, Span{step, step + hour})
+		},
+	},
+	{
+		Name: "calm-spike-1min",
+		Doc:  "1-minute machine metric (40 ± 8 daily, AR(1) noise φ 0.9, moderate unlabelled outliers), 4 days, two single-sample spikes of +30–50 on days 2–4; window 10 min from each",
+		gen: func(g *gen) {
+			var spikes [2]int64
+			spikes[0] = g.at(26*hour, 60*hour, min_)
+			spikes[1] = g.at(62*hour, 95*hour, min_)
+			ar := 0.0
+			for t := t0; t < t0+4*day; t += min_ {
+				ar = 0.9*ar + g.r.NormFloat64()
+				v := 40 + 8*math.Sin(2*math.Pi*float64(t-t0)/float64(day)) + ar
+				if g.r.Float64() < 0.002 {
+					v += g.uniform(5, 8) // about 3 noise deviations: not an anomaly
+				}
+				if t == spikes[0] || t == spikes[1] {
+					v += g.uniform(30, 50)
+				}
+				g.add(t, v)
+			}
+			for _, sp := range spikes {
+				g.label(sp, sp+10*min_)
+			}
+		},
+	},
+	{
+		Name: "drift-5min-daily",
+		Doc:  "5-minute metric (100, daily cycle ±20 %, AR noise 5 %), 14 days, ramping to 1.8× over a day from day 5–10, then staying; window is the ramp",
+		gen: func(g *gen) {
+			start := g.at(5*day, 10*day, 5*min_)
+			end := start + day
+			ar := 0.0
+			for t := t0; t < t0+14*day; t += 5 * min_ {
+				ar = 0.5*ar + 0.05*g.r.NormFloat64()
+				lf := 0.0
+				switch {
+				case t >= end:
+					lf = math.Log(1.8)
+				case t >= start:
+					lf = math.Log(1.8) * float64(t-start) / float64(end-start)
+				}
+				g.add(t, 100*math.Exp(daily(t, 0.2, 0.6)+ar+lf))
+			}
+			g.label(start, end)
+		},
+	},
 }
 
 // poisson draws a Poisson variate (Knuth for small means, a normal
