@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,13 +39,14 @@ func mustDetector(t *testing.T, cfg Config, slo float64) *Detector {
 
 // TestAcceptanceStepWithinTwoMinutes: a +50 % step in the median of a noisy
 // latency series (log-normal, σ = 0.2: consecutive samples differ by 23 % on
-// average, p90/p50 ≈ 1.29) sampled every 10 s, over 40 seeds. The step is
-// 2σ: no detector can reliably beat ln(ARL₀)/(δ²/2) ≈ 5.5 samples at one
-// false alert per week, and this detector needs 7–12 (median filter, fast
-// EWMA, 3 samples of persistence). Measured: 36 of 40 seeds within 2
-// minutes, all within 3 (see BENCHMARKS.md); the test holds that line so a
-// regression shows. The shortfall is the price of at most one false alert
-// per key per week (TestAcceptanceFalseAlertsPerWeek).
+// average, p90/p50 ≈ 1.29) sampled every 10 s is alerted within 2 minutes,
+// on every one of 40 seeds. The step is 2σ; the CUSUM chart (k = 1, the
+// optimum for it) needs 6 samples at the median. No detector can promise
+// it on every key at one false alarm in weeks: with 13 samples in 2 minutes
+// and ln(ARL₀) ≈ 12.5 nats of evidence to gather, even the optimal one is
+// late on about 1 key in 100 (see BENCHMARKS.md); these 40 seeds are all
+// caught, the slowest at exactly 2 minutes, and the test holds that line so
+// a regression shows.
 func TestAcceptanceStepWithinTwoMinutes(t *testing.T) {
 	var delays []time.Duration
 	for seed := range uint64(40) {
@@ -79,9 +81,10 @@ func TestAcceptanceStepWithinTwoMinutes(t *testing.T) {
 		}
 		worst = max(worst, d)
 	}
-	t.Logf("%d of %d seeds alerted within 2m; worst %s", within2, len(delays), worst)
-	if within2 < 36 || worst > 3*time.Minute {
-		t.Errorf("%d of %d seeds within 2m (want ≥ 36), worst %s (want ≤ 3m): %v", within2, len(delays), worst, delays)
+	slices.Sort(delays)
+	t.Logf("%d of %d seeds alerted within 2m; median %s, p90 %s, worst %s", within2, len(delays), delays[20], delays[36], worst)
+	if within2 < 40 || delays[20] > time.Minute {
+		t.Errorf("%d of %d seeds within 2m (want all), median %s (want ≤ 1m): %v", within2, len(delays), delays[20], delays)
 	}
 }
 

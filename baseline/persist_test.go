@@ -163,6 +163,15 @@ func TestRestoreFailuresStartFresh(t *testing.T) {
 			}
 			return other
 		}, checkpoint.ErrVersion, "version 2"},
+		{"version 1 (before the CUSUM, long level and daily profile)", func(t *testing.T, path string) string {
+			old := path + "-v1"
+			var w checkpoint.Writer
+			w.Add([]byte("x"))
+			if err := w.Save(old, checkpoint.Header{Kind: checkpointKind, Version: 1}); err != nil {
+				t.Fatal(err)
+			}
+			return old
+		}, checkpoint.ErrVersion, "version 1"},
 		{"other producer", func(t *testing.T, path string) string {
 			other := path + "-other"
 			var w checkpoint.Writer
