@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 )
 
@@ -96,7 +98,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	rv := ""
 	for ctx.Err() == nil {
 		if rv == "" {
-			lease, err := w.o.Client.CoordinationV1().Leases(Namespace).Get(ctx, w.o.Node, metav1.GetOptions{})
+			lease := &coordinationv1.Lease{}
+			err := w.leases().Name(w.o.Node).Do(ctx).Into(lease)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -138,12 +141,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) watch(ctx context.Context, rv string) (string, string, error) {
 	// A random timeout spreads the watch restarts of many nodes.
 	timeout := int64(300 + w.rnd.IntN(300))
-	wi, err := w.o.Client.CoordinationV1().Leases(Namespace).Watch(ctx, metav1.ListOptions{
+	opts := metav1.ListOptions{
+		Watch:               true,
 		FieldSelector:       fields.OneTermEqualSelector("metadata.name", w.o.Node).String(),
 		ResourceVersion:     rv,
 		AllowWatchBookmarks: true,
 		TimeoutSeconds:      &timeout,
-	})
+	}
+	wi, err := w.leases().VersionedParams(&opts, scheme.ParameterCodec).
+		Timeout(time.Duration(timeout) * time.Second).Watch(ctx)
 	if err != nil {
 		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 			return "", ReasonExpired, err
@@ -193,6 +199,14 @@ func (w *Watcher) watch(ctx context.Context, rv string) (string, string, error) 
 			}
 		}
 	}
+}
+
+// leases is a request for the Leases of kube-node-lease without client-go's
+// own retries (up to 10, a second apart, on resets and EOFs): backing off is
+// the watcher's job, and fixed one-second retries of every node at once are
+// what a recovering API server must not get.
+func (w *Watcher) leases() *rest.Request {
+	return w.o.Client.CoordinationV1().RESTClient().Get().Namespace(Namespace).Resource("leases").MaxRetries(0)
 }
 
 // observe reports a renewal once, however many times it is delivered.

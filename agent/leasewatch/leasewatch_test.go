@@ -2,6 +2,9 @@ package leasewatch
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,10 +12,8 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/fake"
-	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/rest"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/kubepulse/kubepulse/agent/demo"
@@ -111,23 +112,37 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-// A watch whose connection fails comes back from client-go as an empty watch
-// that closes at once (it masks resets and EOFs): the watcher must back off
-// after each, not watch again in a tight loop while the server is away.
-func TestWatcherBacksOffAfterEmptyWatches(t *testing.T) {
-	renewed := metav1.NewMicroTime(time.Now())
-	cs := fake.NewClientset(&coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: "n", Namespace: Namespace, ResourceVersion: "5"},
-		Spec:       coordinationv1.LeaseSpec{RenewTime: &renewed},
-	})
-	var watches atomic.Int32
-	cs.PrependWatchReactor("leases", func(clienttesting.Action) (bool, watch.Interface, error) {
-		watches.Add(1)
-		return true, watch.NewEmptyWatch(), nil
-	})
+// A watch whose connection fails (here: reset as soon as it is asked for)
+// comes back from client-go as an empty watch that closes at once; client-go
+// would also retry it up to ten times, a second apart. The watcher must send
+// one request per attempt and back off after each, not watch again in a
+// tight loop while the server is away.
+func TestWatcherBacksOffWhenWatchesFail(t *testing.T) {
+	var watches, gets atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("watch") == "true" {
+			watches.Add(1)
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		gets.Add(1)
+		renewed := metav1.NewMicroTime(time.Now())
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Connection", "close") // every watch gets a connection of its own
+		_ = json.NewEncoder(w).Encode(&coordinationv1.Lease{
+			TypeMeta:   metav1.TypeMeta{Kind: "Lease", APIVersion: "coordination.k8s.io/v1"},
+			ObjectMeta: metav1.ObjectMeta{Name: "n", Namespace: Namespace, ResourceVersion: "5"},
+			Spec:       coordinationv1.LeaseSpec{RenewTime: &renewed},
+		})
+	}))
+	defer srv.Close()
 	clk := testingclock.NewFakeClock(time.Now())
 	rec := &recorder{restarts: map[string]int{}}
-	w, err := New(Options{Client: cs, Node: "n", Clock: clk, MaxBackoff: time.Minute,
+	w, err := New(Options{Client: kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL}), Node: "n", Clock: clk,
+		MaxBackoff: time.Minute,
 		OnRestart: func(reason string) {
 			rec.mu.Lock()
 			rec.restarts[reason]++
@@ -142,11 +157,14 @@ func TestWatcherBacksOffAfterEmptyWatches(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	for i := int32(1); i <= 3; i++ {
-		// Waiting on the clock after watch i: backing off.
+		// Waiting on the clock after the i-th watch request: backing off.
 		waitFor(t, "a backoff", func() bool { return clk.HasWaiters() && watches.Load() == i })
 		if _, r := rec.snapshot(); r[ReasonError] != int(i) || r[ReasonClosed] != 0 {
-			t.Fatalf("after %d empty watches: restarts %v, want %d errors", i, r, i)
+			t.Fatalf("after %d failed watches: restarts %v, want %d errors", i, r, i)
 		}
 		clk.Step(time.Minute)
+	}
+	if gets.Load() != 1 {
+		t.Errorf("the Lease was read %d times, want once (the watch resumes from its resourceVersion)", gets.Load())
 	}
 }
