@@ -20,8 +20,13 @@ var (
 // KubepulseBinary builds ./cmd/kubepulse once per test binary and returns its
 // path. When the tests run with -race, so is the binary built: a data race in
 // the running agent then fails its test (the race detector exits 66).
+// KUBEPULSE_E2E_BIN names a binary to use instead (a release build, or one
+// built from another tree).
 func KubepulseBinary(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("KUBEPULSE_E2E_BIN"); bin != "" {
+		return bin
+	}
 	return kubepulseBinary(t, raceEnabled)
 }
 
