@@ -89,7 +89,8 @@ type Event struct {
 	Value float64
 	// Current is the fast EWMA: the level the detector judged.
 	Current float64
-	// BaselineMean is the learned typical value (for log-learned series the
+	// BaselineMean is the learned typical value at this time of day (the
+	// slow baseline plus the daily profile; for log-learned series the
 	// geometric mean, close to the median), BaselineStdDev its spread.
 	BaselineMean   float64
 	BaselineStdDev float64
@@ -97,8 +98,12 @@ type Event struct {
 	// the window is empty).
 	BaselineP99 float64
 	// Z is how far Current is above the baseline in standard deviations of
-	// the fast EWMA; Ratio is Current / BaselineMean (0 when the baseline is
-	// not positive).
+	// the fast EWMA (above the long-horizon level in its own, if that is
+	// further); Ratio is Current / BaselineMean (0 when the baseline is not
+	// positive). An alert started by a single huge sample (the spike rule)
+	// reports that sample as Current, its ratio, and its Z in noise
+	// standard deviations. An alert started by the CUSUM may show a Z below
+	// detector.enterZ: its Score says how far the CUSUM was.
 	Z     float64
 	Ratio float64
 	// SLO is the prior the key was judged against (0 when it has none).

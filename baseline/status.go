@@ -18,7 +18,8 @@ type KeyStatus struct {
 	// Samples counts the samples seen; Learned is how many of them the
 	// current warm-up has (it restarts if a log series turns non-positive).
 	Samples uint64
-	// Mean and StdDev are the slow EWMA baseline (see Event.BaselineMean).
+	// Mean and StdDev are the slow EWMA baseline at the time of day of the
+	// latest sample (see Event.BaselineMean).
 	Mean, StdDev float64
 	// P50, P95 and P99 are quantiles of the sliding window, WindowCount
 	// the samples in it.
