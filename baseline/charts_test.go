@@ -188,10 +188,10 @@ func TestLogSeriesThatGoesNonPositiveTurnsLinear(t *testing.T) {
 	}
 }
 
-// TestGapWeights: a gap counts for a quarter of each memory at most, so the
-// first sample after a 6-hour outage moves the 1-hour baseline by at most
-// 16 % of the way; the pauses between bursts of request-driven samples count
-// for the time they last.
+// TestGapWeights: a gap counts for a sixteenth of each memory at most, so
+// the first sample after a 6-hour outage moves the 1-hour baseline by at
+// most 4 % of the way; the pauses between bursts of request-driven samples
+// count for the time they last.
 func TestGapWeights(t *testing.T) {
 	d := mustDetector(t, DefaultConfig(), 0)
 	for i := range 500 {

@@ -23,9 +23,9 @@
 // effective half-life is at least N typical sample spacings (ewma.halfLife
 // 1 h, but never fewer than 24 samples, so a 5-minute metric or integer
 // timestamps 1, 2, 3 still learn from enough samples), and one gap counts
-// for at most ewma.maxGapSamples spacings or a quarter of each memory,
+// for at most ewma.maxGapSamples spacings or a sixteenth of each memory,
 // whichever is longer, so the first sample after an outage moves no memory
-// more than 16 % of the way while the pauses between bursts of
+// more than 4 % of the way while the pauses between bursts of
 // request-driven samples still count for the time they last. Until an EWMA
 // has seen as many samples as its memory it is a plain running mean, so the
 // first samples do not linger.

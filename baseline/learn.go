@@ -16,9 +16,9 @@ type weights struct {
 // weights returns the EWMA weights of a sample dt seconds after the previous
 // one. Half-lives are at least a number of typical spacings. A gap counts
 // for at least an eighth of a spacing (so duplicate timestamps still count
-// a little) and for at most maxGap spacings or a quarter of the memory,
+// a little) and for at most maxGap spacings or a sixteenth of the memory,
 // whichever is longer: the first sample after an outage moves no memory by
-// more than 16 % of the way, while the pauses between the bursts of a
+// more than 4 % of the way, while the pauses between the bursts of a
 // request-driven series still count for the time they last.
 func (d *Detector) weights(dt float64) weights {
 	sp := d.spacing.Typical
@@ -37,7 +37,7 @@ func (d *Detector) weights(dt float64) weights {
 		// hour stays that of a regular series.
 		w.cusum = fmin(hi*isp, 1)
 	}
-	// x = ln 2 · min(lo, max(hi, h/4)) / h for each half-life h.
+	// x = ln 2 · min(lo, max(hi, gapMemory·h)) / h for each half-life h.
 	x := func(ih float64) float64 {
 		return math.Ln2 * fmin(lo*ih, fmax(hi*ih, gapMemory))
 	}
@@ -50,9 +50,9 @@ func (d *Detector) weights(dt float64) weights {
 }
 
 // gapMemory is the share of a memory (in half-lives) one gap may count for
-// at least: a weight of at most 1 − 2^(−¼) ≈ 16 % for a sample after an
-// outage.
-const gapMemory = 0.25
+// at least: a weight of at most 1 − 2^(−1/16) ≈ 4 % for a sample after an
+// outage, while a 1-hour memory still counts pauses of up to 225 s in full.
+const gapMemory = 1.0 / 16
 
 // oneMinusExp is 1 − e^(−x), the weight of a sample x·ln 2 half-lives after
 // the previous one; x = +Inf (a half-life of 0) gives 1.
