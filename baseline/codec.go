@@ -60,9 +60,17 @@ func (d *Detector) appendState(b []byte) []byte {
 	for _, v := range [...]float64{d.cusum, d.rm, d.rv, d.dd2, d.long, d.ldev2} {
 		f(v)
 	}
+	ss := &d.season
 	for i := range seasonBins {
-		b = le.AppendUint32(b, math.Float32bits(d.season.v[i]))
-		b = le.AppendUint32(b, math.Float32bits(d.season.w[i]))
+		f(ss.v[i])
+		f(ss.w[i])
+	}
+	b = le.AppendUint32(b, uint32(ss.cur))
+	b = le.AppendUint32(b, uint32(ss.b0))
+	b = le.AppendUint64(b, uint64(ss.from))
+	b = le.AppendUint64(b, uint64(ss.to))
+	for _, v := range [...]float64{ss.n, ss.sum, ss.keep, ss.at0, ss.rate} {
+		f(v)
 	}
 	c, sc := &d.cw, &d.sc
 	for _, v := range [...]float64{d.value, d.z, d.zl, d.zs, d.sv, d.cDt, d.cSp, c.slow, c.fast, c.long, c.season, c.cusum,
@@ -155,9 +163,17 @@ func (d *Detector) decodeState(r *dec) error {
 	for _, v := range [...]*float64{&d.cusum, &d.rm, &d.rv, &d.dd2, &d.long, &d.ldev2} {
 		*v = r.f64("charts")
 	}
+	ss := &d.season
 	for i := range seasonBins {
-		d.season.v[i] = r.f32("daily profile")
-		d.season.w[i] = r.f32("daily profile weight")
+		ss.v[i] = r.f64("daily profile")
+		ss.w[i] = r.f64("daily profile weight")
+	}
+	ss.cur = int32(r.u32())
+	ss.b0 = int32(r.u32())
+	ss.from = int64(r.u64())
+	ss.to = int64(r.u64())
+	for _, v := range [...]*float64{&ss.n, &ss.sum, &ss.keep, &ss.at0, &ss.rate} {
+		*v = r.f64("daily profile")
 	}
 	c, sc := &d.cw, &d.sc
 	for _, v := range [...]*float64{&d.value, &d.z, &d.zl, &d.zs, &d.sv, &d.cDt, &d.cSp, &c.slow, &c.fast, &c.long, &c.season, &c.cusum,
@@ -188,6 +204,9 @@ func (d *Detector) decodeState(r *dec) error {
 		if w < 0 {
 			r.fail("a negative daily profile weight")
 		}
+	}
+	if ss := &d.season; ss.cur < -1 || ss.cur >= seasonBins || ss.b0 < 0 || ss.b0 >= seasonBins || ss.n < 0 || ss.keep < 0 || ss.keep > 1 || ss.to < ss.from {
+		r.fail("a daily profile batch or segment out of range")
 	}
 	d.mode, d.learned, d.armed, d.stale, d.scoreKind = mode, flags&1 != 0, flags&2 != 0, flags&4 != 0, kind
 	d.state, d.reason = State(state), Reason(reason)
@@ -315,16 +334,6 @@ func (r *dec) u64() uint64 {
 func (r *dec) f64(what string) float64 {
 	v := math.Float64frombits(r.u64())
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		r.fail(what + " is not finite")
-		return 0
-	}
-	return v
-}
-
-// f32 reads a float32 that must be finite.
-func (r *dec) f32(what string) float32 {
-	v := math.Float32frombits(r.u32())
-	if v != v || math.IsInf(float64(v), 0) {
 		r.fail(what + " is not finite")
 		return 0
 	}

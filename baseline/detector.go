@@ -247,7 +247,7 @@ func newDetector(p *params, slo float64) *Detector {
 	if err != nil {
 		panic(err) // the layout was validated with the config
 	}
-	return &Detector{p: p, win: w, slo: slo, armed: true, state: StateNormal}
+	return &Detector{p: p, win: w, slo: slo, armed: true, state: StateNormal, season: newSeason()}
 }
 
 // Observe folds in value x measured at time at, and returns an event when an
@@ -270,8 +270,7 @@ type sample struct {
 	fin         float64 // the median of the last three u
 	prev, prev1 float64 // the two previous transformed samples
 	w           weights
-	i0, i1      int     // the daily profile bins around the sample
-	f           float64 // and the share of i1
+	first       bool // in the first half of its daily profile segment
 	repeat      bool
 	spike       bool    // a huge isolated sample (see spike)
 	zs          float64 // its z: how many noise standard deviations above the baseline
@@ -396,10 +395,11 @@ func (d *Detector) deseasonalize(s *sample, t int64) {
 	if d.nLearn == 1 {
 		d.first = t
 	}
-	s.i0, s.i1, s.f = seasonPos(t)
+	v, first := d.season.read(t)
+	s.first = first
 	d.sv = 0
 	if g := float64(t-d.first)*(1/float64(24*time.Hour)) - 1; g > 0 {
-		d.sv = fmin(g, 1) * d.season.at(s.i0, s.i1, s.f)
+		d.sv = fmin(g, 1) * v
 	}
 }
 
@@ -456,7 +456,7 @@ func (d *Detector) restart() {
 	d.cusum, d.armed, d.quiet, d.stale = 0, true, 0, true
 	d.slow, d.dev2, d.fast, d.fastV, d.trend = ewma.Moments{}, 0, 0, 0, 0
 	d.rm, d.rv, d.dd2 = 0, 0, 0
-	d.long, d.ldev2, d.season, d.sv = 0, 0, season{}, 0
+	d.long, d.ldev2, d.season, d.sv = 0, 0, newSeason(), 0
 	if d.state != StateFiring {
 		d.state, d.reason, d.run = StateNormal, 0, 0
 	}
