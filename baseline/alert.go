@@ -22,6 +22,14 @@ func (d *Detector) effect(x, r float64) bool {
 	return x-r >= (d.p.minRatio-1)*math.Abs(r)
 }
 
+// cusumStep is one step of the upper CUSUM (Page): the standardized
+// residual e, clipped at ±cusumClip, less the allowance k, weighted by the
+// share w of a spacing the sample covers, added to s and floored at 0.
+func cusumStep(s, e, w, k float64) float64 {
+	e = fmin(fmax(e, -cusumClip), cusumClip)
+	return fmax(0, s+w*(e-k))
+}
+
 // shifted reports whether the CUSUM chart crossed its threshold with a
 // relevant effect: the median of the last three samples or the fast EWMA
 // is at least minRatio above the baseline.

@@ -225,3 +225,60 @@ func TestGapWeights(t *testing.T) {
 		t.Errorf("after an hour of bursts the past keeps %.3f of its weight, want about 0.5", keep)
 	}
 }
+
+// TestCUSUMCalibration simulates the CUSUM recursion the detector runs, with
+// the default allowance and threshold, on independent standard normal
+// residuals with 0.2 % gross outliers (3–10 σ, like the latency outliers of
+// the evaluation set): its in-control run length, and how soon it finds a
+// shift of 2.03 σ (+50 % at σ_log = 0.2). These are the numbers the package
+// doc and BENCHMARKS.md quote.
+func TestCUSUMCalibration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates 4 million samples")
+	}
+	cfg := DefaultConfig().Detector
+	k, h := cfg.CUSUMAllowance, cfg.CUSUMThreshold
+	r := rand.New(rand.NewPCG(1, 2))
+	noise := func() float64 {
+		x := r.NormFloat64()
+		if r.Float64() < 0.002 {
+			x += 3 + 7*r.Float64()
+		}
+		return x
+	}
+	const n = 4_000_000
+	s, alarms := 0.0, 0
+	for range n {
+		if s = cusumStep(s, noise(), 1, k); s >= h {
+			alarms++
+			s = 0
+		}
+	}
+	arl := float64(n) / float64(max(alarms, 1))
+	var delays []int
+	for range 2000 {
+		s := 0.0
+		for range 200 { // a random start, as after any stretch of normal
+			if s = cusumStep(s, noise(), 1, k); s >= h {
+				s = 0
+			}
+		}
+		d := 0
+		for s = cusumStep(s, 2.03+noise(), 1, k); s < h; s = cusumStep(s, 2.03+noise(), 1, k) {
+			d++
+		}
+		delays = append(delays, d)
+	}
+	slices.Sort(delays)
+	within := 0
+	for _, d := range delays {
+		if d <= 12 {
+			within++
+		}
+	}
+	p := float64(within) / float64(len(delays))
+	t.Logf("k %v h %v: in-control run length %.0f samples (%.2f alarms a week at 10 s); 2.03σ shift found after %d samples (median), %d (p90), %d (p99); %.1f %% within 12", k, h, arl, 60480/arl, delays[1000], delays[1800], delays[1980], 100*p)
+	if arl < 100_000 || delays[1000] > 6 || p < 0.98 {
+		t.Errorf("CUSUM calibration moved: run length %.0f (want ≥ 100,000), median delay %d (want ≤ 6), %.3f within 12 (want ≥ 0.98)", arl, delays[1000], p)
+	}
+}

@@ -354,8 +354,7 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	lim := huberK * d.sc.sd
 	d.rm += s.w.fast * (fmin(fmax(r, -lim), lim) - d.rm)
 	if p.cusumH > 0 && d.learned && d.armed && d.state != StateFiring {
-		e := fmin(fmax(r*d.sc.is1, -cusumClip), cusumClip)
-		d.cusum = fmax(0, d.cusum+s.w.cusum*(e-p.cusumK))
+		d.cusum = cusumStep(d.cusum, r*d.sc.is1, s.w.cusum, p.cusumK)
 	} else {
 		d.cusum = 0
 	}
