@@ -79,7 +79,7 @@ func agentOutage(t *testing.T, api agentClient, agent *framework.Process, proxy 
 	noBackoff := probeRate * outageWindow.Seconds()
 	t.Logf("in %v without an answer: %d connection attempts at the proxy, %v failed probes; at its healthy rate of %.2f probes/s the agent would have sent %.0f",
 		outageWindow, attempts, failures-failures0, probeRate, noBackoff)
-	if float64(attempts) > noBackoff/5 {
+	if float64(attempts) > noBackoff/10 {
 		t.Errorf("%d connection attempts in %v: the agent does not back off (no backoff: %.0f)", attempts, outageWindow, noBackoff)
 	}
 	if attempts == 0 {

@@ -59,6 +59,11 @@ func TestAgentEndToEnd(t *testing.T) {
 	agent := start("agent", cfg)
 	api := agentClient{"http://" + addr}
 	framework.WaitListening(t, addr, 30*time.Second)
+	t.Cleanup(func() {
+		if t.Failed() { // what the agent knew, charts' history included, for the post-mortem
+			saveStatus(t, api, "status.json")
+		}
+	})
 
 	prom := framework.Start(t, "prometheus", "--config", agentPromConfig(t, c, node, addr, startLibraryController(t, admin, ns)))
 	promURL := prom["PROMETHEUS_URL"]
@@ -338,6 +343,21 @@ func keyStates(api agentClient) string {
 			k.Samples, k.LastSample.Format(time.TimeOnly))
 	}
 	return b.String()
+}
+
+// saveStatus keeps the agent's /api/v1/status in the artifacts directory.
+func saveStatus(t *testing.T, api agentClient, name string) {
+	var raw json.RawMessage
+	if err := framework.GetJSON(api.base+"/api/v1/status", &raw); err != nil {
+		t.Logf("status not saved: %v", err)
+		return
+	}
+	path := framework.ArtifactPath(t, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+		if err := os.WriteFile(path, raw, 0o644); err == nil {
+			t.Logf("the agent's status at the end: %s", path)
+		}
+	}
 }
 
 // agentLogsClean: no data race, no panic.
