@@ -68,7 +68,6 @@ func (d *Detector) appendState(b []byte) []byte {
 	b = le.AppendUint32(b, uint32(ss.cur))
 	b = le.AppendUint32(b, uint32(ss.b0))
 	b = le.AppendUint64(b, uint64(ss.from))
-	b = le.AppendUint64(b, uint64(ss.to))
 	for _, v := range [...]float64{ss.n, ss.sum, ss.keep, ss.at0, ss.rate} {
 		f(v)
 	}
@@ -171,7 +170,6 @@ func (d *Detector) decodeState(r *dec) error {
 	ss.cur = int32(r.u32())
 	ss.b0 = int32(r.u32())
 	ss.from = int64(r.u64())
-	ss.to = int64(r.u64())
 	for _, v := range [...]*float64{&ss.n, &ss.sum, &ss.keep, &ss.at0, &ss.rate} {
 		*v = r.f64("daily profile")
 	}
@@ -205,7 +203,7 @@ func (d *Detector) decodeState(r *dec) error {
 			r.fail("a negative daily profile weight")
 		}
 	}
-	if ss := &d.season; ss.cur < -1 || ss.cur >= seasonBins || ss.b0 < 0 || ss.b0 >= seasonBins || ss.n < 0 || ss.keep < 0 || ss.keep > 1 || ss.to < ss.from {
+	if ss := &d.season; ss.cur < -1 || ss.cur >= seasonBins || ss.b0 < 0 || ss.b0 >= seasonBins || ss.n < 0 || ss.keep < 0 || ss.keep > 1 {
 		r.fail("a daily profile batch or segment out of range")
 	}
 	d.mode, d.learned, d.armed, d.stale, d.scoreKind = mode, flags&1 != 0, flags&2 != 0, flags&4 != 0, kind

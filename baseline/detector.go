@@ -37,11 +37,6 @@ const spikeSD = 5
 // spikeQuantile a spike must be.
 const spikeWindow = 2
 
-// youngSamples is the sample count after which the running-mean start of
-// the EWMAs and the widening of young spreads are negligible (1/n is far
-// below the weight of a sample to the longest memory at any useful spacing).
-const youngSamples = 1 << 24
-
 // Spreads move with memories of an hour or more: once a key has seen
 // scaleYoung samples they are recomputed every scaleEvery samples only
 // (square roots and divisions are a good part of a sample's cost).
@@ -85,6 +80,7 @@ type params struct {
 	cusumK, cusumH           float64
 	longZ, spikeZ            float64
 	spikeZ2                  float64 // spikeZ²
+	longOn, cusumOn          float64 // longZ and cusumH, +Inf when off
 	enterN, exitN            uint16
 	rearmN                   uint16
 	minRatio, logRatio       float64
@@ -117,6 +113,8 @@ func newParams(c Config) *params {
 		longZ:            c.Detector.LongZ,
 		spikeZ:           c.Detector.SpikeZ,
 		spikeZ2:          c.Detector.SpikeZ * c.Detector.SpikeZ,
+		longOn:           orInf(c.Detector.LongZ),
+		cusumOn:          orInf(c.Detector.CUSUMThreshold),
 		enterN:           uint16(min(c.Detector.EnterSamples, math.MaxUint16)),
 		exitN:            uint16(min(c.Detector.ExitSamples, math.MaxUint16)),
 		rearmN:           uint16(min(c.Detector.RearmSamples, math.MaxUint16)),
@@ -138,6 +136,14 @@ func newParams(c Config) *params {
 		},
 		logWidth: math.Log1p(2 * c.Window.RelativeAccuracy),
 	}
+}
+
+// orInf is x, or +Inf for 0 (a threshold that is off).
+func orInf(x float64) float64 {
+	if x == 0 {
+		return math.Inf(1)
+	}
+	return x
 }
 
 // inv is 1/x, +Inf for 0 (a least half-life of 0 spacings never binds).
@@ -270,7 +276,7 @@ type sample struct {
 	fin         float64 // the median of the last three u
 	prev, prev1 float64 // the two previous transformed samples
 	w           weights
-	first       bool // in the first half of its daily profile segment
+	t           int64 // the sample's time
 	repeat      bool
 	spike       bool    // a huge isolated sample (see spike)
 	zs          float64 // its z: how many noise standard deviations above the baseline
@@ -294,6 +300,7 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	d.n++
 	d.value = x
 	var s sample
+	s.t = t
 	if d.mode == modeLog && x >= d.minPos && d.minPos > 0 {
 		s.tx = ewma.Log(x) // the common case, without a call
 	} else {
@@ -309,18 +316,28 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 		d.nLearn++
 	}
 	widen := 1.0
-	if d.nLearn < youngSamples {
+	if n := float64(d.nLearn); n*s.w.long < 2 {
 		// Until the EWMAs have seen about as many samples as their memory,
 		// they are plain running means (weight 1/n), so the first samples
-		// do not linger with an outsized weight.
-		w := 1 / float64(d.nLearn)
+		// do not linger with an outsized weight. (Past twice the longest
+		// memory 1/n no longer matters, and the division is skipped.)
+		w := 1 / n
 		s.w.slow, s.w.fast, s.w.long = fmax(s.w.slow, w), fmax(s.w.fast, w), fmax(s.w.long, w)
 		// Spreads learned from few samples are uncertain: widen them by
 		// 1 + 10/n so the first hours after warm-up are not the noisiest.
 		widen = 1 + 10*w
 	}
+	// The daily profile takes the time of day out of the sample once a day
+	// of data taught it, fully after two.
 	if p.daily {
-		d.deseasonalize(&s, t)
+		if d.nLearn == 1 {
+			d.first = t
+		}
+		v := d.season.read(t)
+		d.sv = 0
+		if g := float64(t-d.first)*(1/float64(24*time.Hour)) - 1; g > 0 {
+			d.sv = fmin(g, 1) * v
+		}
 	}
 	s.u = s.tx - d.sv
 	// The fast EWMA follows the median of the last three samples: a lone
@@ -376,8 +393,11 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 		d.learn(&s)
 	default:
 		d.scoreKind, d.zs = scoreDrift, s.zs
-		if d.state == StateNormal && d.armed && !s.spike && !d.hot() && !d.shifted(s.fin) {
-			d.learn(&s) // the common case
+		// The common case, mostly decided without a call: every chart
+		// below its threshold.
+		quiet := d.z < p.enterZ && d.zl < p.longOn && d.cusum < p.cusumOn
+		if d.state == StateNormal && d.armed && !s.spike && (quiet || !d.hot() && !d.shifted(s.fin)) {
+			d.learn(&s)
 		} else {
 			ok = d.stepDrift(&s, t, ev)
 		}
@@ -386,20 +406,6 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 		d.learned = true
 	}
 	return ok
-}
-
-// deseasonalize sets the daily profile at the sample's time of day: it
-// applies once a day of data taught it, fully after two.
-func (d *Detector) deseasonalize(s *sample, t int64) {
-	if d.nLearn == 1 {
-		d.first = t
-	}
-	v, first := d.season.read(t)
-	s.first = first
-	d.sv = 0
-	if g := float64(t-d.first)*(1/float64(24*time.Hour)) - 1; g > 0 {
-		d.sv = fmin(g, 1) * v
-	}
 }
 
 // transform maps x into the learned space, deciding the mode on the first

@@ -187,7 +187,7 @@ func (d *Detector) learn(s *sample) {
 	tx := u + d.sv
 	d.long += w.long * (tx - d.long)
 	if d.p.daily {
-		d.season.learn(d.season.bin(s.first), tx-d.long, w.season)
+		d.season.learn(d.season.bin(s.t), tx-d.long, w.season)
 	}
 }
 

@@ -31,26 +31,26 @@ type season struct {
 	cur       int32
 	n, sum    float64
 	keep      float64
-	from, to  int64   // the segment between two bin centres the line covers
+	from      int64   // the segment between bin centres the line covers: [from, from + 1 h)
 	b0        int32   // the bin whose centre is at from
 	at0, rate float64 // the profile at from, and its slope per nanosecond
 }
 
 // newSeason returns an empty profile.
-func newSeason() season { return season{cur: -1, keep: 1} }
+func newSeason() season { return season{cur: -1, keep: 1, from: math.MinInt64} }
 
-// read returns the profile at time t, and whether t is in the first half of
-// its segment (nearer the bin centre at from).
-func (s *season) read(t int64) (v float64, first bool) {
-	if t < s.from || t >= s.to {
-		s.segment(t)
-	}
+// read returns the profile at time t (a cheap line, inlined).
+func (s *season) read(t int64) float64 {
 	dt := t - s.from
-	return s.at0 + s.rate*float64(dt), dt < hourNanos/2
+	if uint64(dt) >= uint64(hourNanos) { // outside [from, from + 1 h)
+		dt = s.segment(t)
+	}
+	return s.at0 + s.rate*float64(dt)
 }
 
-// segment lays out the line between the bin centres around t.
-func (s *season) segment(t int64) {
+// segment lays out the line between the bin centres around t and returns
+// t − from.
+func (s *season) segment(t int64) int64 {
 	// Bin i's centre is at i + ½ hours after midnight (UTC).
 	c := t - hourNanos/2
 	k := c / hourNanos
@@ -58,7 +58,6 @@ func (s *season) segment(t int64) {
 		k--
 	}
 	s.from = k*hourNanos + hourNanos/2
-	s.to = s.from + hourNanos
 	i0 := int(k % seasonBins)
 	if i0 < 0 {
 		i0 += seasonBins
@@ -70,12 +69,13 @@ func (s *season) segment(t int64) {
 	s.b0 = int32(i0)
 	s.at0 = s.v[i0]
 	s.rate = (s.v[i1] - s.v[i0]) / float64(hourNanos)
+	return t - s.from
 }
 
-// bin returns the bin whose centre is nearest t: the one at the start of its
-// segment when first, else the one at the end.
-func (s *season) bin(first bool) int32 {
-	if first {
+// bin returns the bin whose centre is nearest t, a time in the segment of
+// the last read.
+func (s *season) bin(t int64) int32 {
+	if t-s.from < hourNanos/2 {
 		return s.b0
 	}
 	if s.b0 == seasonBins-1 {
@@ -89,19 +89,19 @@ func (s *season) bin(first bool) int32 {
 // bin's memory is full.
 func (s *season) learn(i int32, dev, alpha float64) {
 	if i != s.cur {
-		s.flush()
-		s.cur = i
+		s.flush(i)
 	}
 	s.n++
 	s.sum += dev
 	s.keep *= 1 - alpha
 }
 
-// flush folds the batch into its bin: a plain mean while the bin is young,
-// else the batch mean with the weight its samples have together.
-func (s *season) flush() {
+// flush folds the batch into its bin (a plain mean while the bin is young,
+// else the batch mean with the weight its samples have together) and starts
+// one for bin next.
+func (s *season) flush(next int32) {
 	if s.cur < 0 || s.n == 0 {
-		s.cur, s.n, s.sum, s.keep = -1, 0, 0, 1
+		s.cur, s.n, s.sum, s.keep = next, 0, 0, 1
 		return
 	}
 	i := s.cur
@@ -113,6 +113,6 @@ func (s *season) flush() {
 		a = s.n / w
 	}
 	s.v[i] += a * (mean - s.v[i])
-	s.cur, s.n, s.sum, s.keep = -1, 0, 0, 1
-	s.to = s.from // the line may have moved: lay it out again
+	s.cur, s.n, s.sum, s.keep = next, 0, 0, 1
+	s.from = math.MinInt64 // the line may have moved: lay it out again
 }
