@@ -279,22 +279,6 @@ func (w *Window) Quantile(q float64) float64 {
 	return math.NaN()
 }
 
-// Max returns the upper edge of the highest occupied bin, a bound on the
-// largest sample in the window (within one bin width); NaN when empty. It
-// scans the bins from the top: O(bins).
-func (w *Window) Max() float64 {
-	if w.total == 0 {
-		return math.NaN()
-	}
-	tot := w.counts[w.nb*w.bins:]
-	for i := len(tot) - 1; i >= 0; i-- {
-		if tot[i] != 0 {
-			return w.offset + float64(i+1)*w.width
-		}
-	}
-	return math.NaN()
-}
-
 // Quantiles fills dst[i] with the qs[i]-quantile in one pass over the bins;
 // qs must be ascending. It returns dst.
 func (w *Window) Quantiles(dst, qs []float64) []float64 {
