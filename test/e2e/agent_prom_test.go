@@ -136,5 +136,7 @@ func dashboardStages(t *testing.T, node string) map[panelStage][]promQuery {
 			t.Fatalf("no dashboard query in stage %d: the split by metric name is stale", stage)
 		}
 	}
+	t.Logf("%d dashboard queries and recording rules: %d need traffic, %d a firing alert, %d failed requests or a finding",
+		len(qs), len(out[stageTraffic]), len(out[stageFiring]), len(out[stageOutage]))
 	return out
 }

@@ -32,8 +32,12 @@ func KubepulseBinary(t testing.TB) string {
 
 // KubepulseReleaseBinary builds ./cmd/kubepulse as `make build` does (no race
 // detector, -trimpath, stripped): the binary whose memory is measured.
+// KUBEPULSE_E2E_RELEASE_BIN names one to use instead.
 func KubepulseReleaseBinary(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("KUBEPULSE_E2E_RELEASE_BIN"); bin != "" {
+		return bin
+	}
 	return kubepulseBinary(t, false)
 }
 
