@@ -101,6 +101,7 @@ type agent struct {
 	alerts   *alerts.Manager
 	analyzer *findings.Analyzer
 	errRates *errorRates
+	splits   *splits
 	rules    ruleState
 	live     liveState
 	metrics  *prom.AgentMetrics
@@ -132,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Version = "dev"
 	}
 	a := &agent{opts: o, cfg: o.Config, log: o.Logger, clock: o.Clock, started: o.Clock.Now(),
-		keys: newRegistry(), errRates: newErrorRates(), trk: &trackerRef{}}
+		keys: newRegistry(), errRates: newErrorRates(), splits: newSplits(), trk: &trackerRef{}}
 	return a.run(ctx)
 }
 
@@ -185,7 +186,7 @@ func (a *agent) run(ctx context.Context) error {
 	a.analyzer = findings.New(findings.Options{Clock: a.clock})
 
 	pipe := &pipeline{reporters: []instrument.Reporter{recorder, a.analyzer}, trk: a.trk,
-		keys: a.keys, alerts: a.alerts, errors: a.errRates}
+		keys: a.keys, alerts: a.alerts, errors: a.errRates, splits: a.splits}
 	instrument.RegisterClientGoMetrics(clientGoFanout{recorder, a.analyzer})
 	rc, err := a.restConfig()
 	if err != nil {
@@ -466,8 +467,12 @@ func (a *agent) startProbes(ctx context.Context, c config.Config, knownNodes int
 		Clock:      a.clock,
 		Rand:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		Logger:     a.log.With("component", "probe"),
-		WithProbe:  func(ctx context.Context, k probe.Kind) context.Context { return instrument.WithOrigin(ctx, string(k)) },
-		OnResult:   func(res probe.Result) { a.probeResult(res, h) },
+		// Each probe names itself, and TrackCall attributes client-go's rate
+		// limiter wait to it (the client/server split).
+		WithProbe: func(ctx context.Context, k probe.Kind) context.Context {
+			return instrument.TrackCall(instrument.WithOrigin(ctx, string(k)))
+		},
+		OnResult: func(res probe.Result) { a.probeResult(res, h) },
 	})
 	if err != nil {
 		return err

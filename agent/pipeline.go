@@ -21,6 +21,7 @@ type pipeline struct {
 	keys      *registry
 	alerts    *alerts.Manager
 	errors    *errorRates
+	splits    *splits
 }
 
 // Report implements instrument.Reporter.
@@ -36,6 +37,9 @@ func (p *pipeline) Report(o instrument.Observation) {
 	// timeouts and refusals, not latency: both stay out of the baselines.
 	if o.LongRunning || o.Failed() || o.StatusCode >= 500 {
 		return
+	}
+	if p.splits != nil {
+		p.splits.add(errorKey(&o), &o)
 	}
 	at := o.Start.Add(o.Total)
 	p.observe(&o, PhaseTotal, o.Total, at)
@@ -63,7 +67,11 @@ func (p *pipeline) observe(o *instrument.Observation, phase string, d time.Durat
 func (p *pipeline) sample(key string, ki *keyInfo, v float64, at time.Time) {
 	tracker := p.trk.get()
 	ev, ok := tracker.Observe(key, v, at)
-	if st, found := tracker.Status(key); found {
+	// The chart's band needs the key's status (window quantiles): only for
+	// keys that keep a chart.
+	if ki.history == nil {
+		// no chart
+	} else if st, found := tracker.Status(key); found {
 		low, high := band(st)
 		ki.history.add(point{t: at.UnixNano(), v: float32(v), low: float32(low), high: float32(high)})
 	}

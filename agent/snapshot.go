@@ -79,6 +79,7 @@ func (a *agent) snapshot() status.Snapshot {
 		Version: a.opts.Version, Started: a.started, Now: now,
 		Ready: ready, Reason: reason, Demo: a.opts.Demo,
 		Alerts: a.alerts.Status(now),
+		Splits: a.splits.list(),
 	}
 	a.live.mu.Lock()
 	s.Budget, s.Watch = a.live.budget, a.live.watch

@@ -17,8 +17,13 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 func writeFile(t *testing.T, dir, body string) string {
 	t.Helper()
+	// Atomically, as a ConfigMap volume changes: a reader never sees a
+	// half-written file.
 	p := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+	if err := os.WriteFile(p+".tmp", []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(p+".tmp", p); err != nil {
 		t.Fatal(err)
 	}
 	return p

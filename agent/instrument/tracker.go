@@ -110,6 +110,13 @@ func (tk *tracker) response(resp *http.Response, err error) (*http.Response, err
 	} else {
 		resp.Body = (*trackedBody)(tk)
 	}
+	if tk.obs.LongRunning {
+		// A stream whose body is never closed still ends when its context
+		// does. Registered only now, after every field above is set: the
+		// callback may run at once (a context already canceled) on another
+		// goroutine. Before the headers, RoundTrip itself returns on cancel.
+		tk.stopAfter = context.AfterFunc(tk.req.Context(), func() { tk.end(ErrCanceled, false) })
+	}
 	return resp, nil
 }
 

@@ -1,7 +1,6 @@
 package instrument
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -160,11 +159,5 @@ func (t *transport) start(req *http.Request) *tracker {
 	tk.req = r
 	tk.start = time.Now()
 	tk.obs.Start = tk.start
-	if c.LongRunning {
-		// A stream whose body is never closed still ends when its context
-		// does. Registered last: the callback may run at once (a context
-		// already canceled) and must see every field set above.
-		tk.stopAfter = context.AfterFunc(ctx, func() { tk.end(ErrCanceled, false) })
-	}
 	return tk
 }

@@ -179,6 +179,12 @@ func fixtureFiring() Snapshot {
 			Since:    t0.Add(-3 * time.Hour),
 		},
 	}
+	s.Splits = []Split{
+		{Call: "pods_list_node", Verb: "list", Resource: "pods", Scope: "namespace", Probe: "pods_list_node", Requests: 412,
+			Total: 0.0163, ConnWait: 0.00004, Server: 0.0158, Transfer: 0.0004},
+		{Call: "get/configmaps/resource", Verb: "get", Resource: "configmaps", Scope: "resource", Requests: 9120,
+			Total: 0.2131, Throttle: 0.198, Connect: 0.0102, ConnWait: 0.0001, Server: 0.0046, Transfer: 0.0002},
+	}
 	return s
 }
 

@@ -93,6 +93,9 @@ func appendSnapshot(b []byte, s *Snapshot) ([]byte, error) {
 	if c.Findings == nil {
 		c.Findings = []Finding{}
 	}
+	if c.Splits == nil {
+		c.Splits = []Split{}
+	}
 	head, err := json.Marshal(snapshotJSON{snapshotAlias: (*snapshotAlias)(&c)})
 	if err != nil {
 		return b, err

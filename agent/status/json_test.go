@@ -108,7 +108,8 @@ func TestJSONFieldNames(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"snapshot", m, "alerts budget findings keys namespace node now pod ready started store version watch"},
+		{"snapshot", m, "alerts budget findings keys namespace node now pod ready splits started store version watch"},
+		{"split", m["splits"].([]any)[0], "call connWait connect probe requests resource scope server throttle total transfer verb"},
 		{"key", firing, "current firingSince history key lastSample lower mean minSamples p50 p95 p99 phase probe ratio resource samples scope score slo state upper verb z"},
 		{"point", firing.(map[string]any)["history"].([]any)[0], "hi lo t v"},
 		{"alert", m["alerts"].([]any)[0], "baseline current description labels name p99 ratio runbookURL samples severity since state summary z"},
@@ -238,6 +239,9 @@ func TestJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if c.Findings == nil {
 			c.Findings = []Finding{}
+		}
+		if c.Splits == nil {
+			c.Splits = []Split{}
 		}
 		mustRoundTrip(t, snapshotJSON{snapshotAlias: (*snapshotAlias)(&c)}, &want)
 		want["keys"] = keys

@@ -39,6 +39,7 @@ type Snapshot struct {
 	Demo bool `json:"demo,omitempty"`
 
 	Keys     []Key     `json:"keys"`
+	Splits   []Split   `json:"splits"`
 	Alerts   []Alert   `json:"alerts"`
 	Findings []Finding `json:"findings"`
 	Budget   Budget    `json:"budget"`
@@ -78,6 +79,37 @@ type Key struct {
 	LastSample  time.Time  `json:"lastSample"`
 	// History is the recent past, oldest first, for the chart.
 	History []Point `json:"history"`
+}
+
+// Split is where one kind of call spends its time, as exponentially
+// weighted means of its recent successful requests, in seconds: in the
+// client (client-go's rate limiter, a new connection's DNS + TCP + TLS, the
+// wait for a pooled connection or HTTP/2 stream), in the server (request
+// written → first response byte: API server time plus one network round
+// trip) and in the transfer of the body. Total is the caller's view: the
+// sum of the parts.
+type Split struct {
+	Call     string  `json:"call"` // the probe, or verb/resource/scope
+	Verb     string  `json:"verb"`
+	Resource string  `json:"resource"`
+	Scope    string  `json:"scope"`
+	Probe    string  `json:"probe,omitempty"`
+	Requests int64   `json:"requests"`
+	Total    float64 `json:"total"`
+	Throttle float64 `json:"throttle"`
+	Connect  float64 `json:"connect"`
+	ConnWait float64 `json:"connWait"`
+	Server   float64 `json:"server"`
+	Transfer float64 `json:"transfer"`
+}
+
+// ClientShare is the part of Total spent in the client (throttle, connect
+// and connection wait), in [0, 1].
+func (s Split) ClientShare() float64 {
+	if !(s.Total > 0) {
+		return 0
+	}
+	return min(1, (s.Throttle+s.Connect+s.ConnWait)/s.Total)
 }
 
 // Point is one sample in a key's chart: the value and the band around it.

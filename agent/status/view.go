@@ -27,6 +27,7 @@ type pageView struct {
 	Alerts                    []alertView
 	FiringAlerts              int
 	Findings                  []findingView
+	Splits                    []splitView
 	Charts                    []keyView
 	Rows                      []keyView
 	Hidden                    int // matching keys beyond MaxRows
@@ -149,6 +150,7 @@ func buildPage(s *Snapshot, f filter, o *Options, refresh int) *pageView {
 		})
 	}
 
+	p.Splits = buildSplits(s.Splits)
 	p.Filter = buildFilterView(f, keys)
 	for _, k := range keys {
 		if !f.match(k) {
