@@ -181,13 +181,15 @@ var alertLabels = map[string]bool{"alertname": true, "severity": true, "node": t
 // value against the baseline, the ratio, z and the sample count.
 var descriptionNumbers = regexp.MustCompile(`^ewma [0-9.]+(µs|ms|s) vs baseline [0-9.]+(µs|ms|s) \([0-9.]+× baseline, z=[0-9.]+, [0-9]+ samples\)`)
 
-// agentDrift adds 40 ms of latency to everything the API server sends the
-// agent: the server phase and the whole call of the probes drift. Both
-// alerts reach Alertmanager with the agent's labels and the numbers, show
-// on the status page (in Chromium) and resolve once the latency goes.
+// agentDrift adds latency to everything the API server sends the agent: the
+// server phase and the whole call of the probes drift. Both alerts reach
+// Alertmanager with the agent's labels and the numbers, show on the status
+// page (in Chromium) and resolve once the latency goes.
 func agentDrift(t *testing.T, api agentClient, proxy *framework.FaultProxy, hook *alertHook, node string, whileFiring func(*testing.T)) {
-	proxy.AddLatency("drift", 40*time.Millisecond, 0)
+	latency := driftLatency(t, api)
+	proxy.AddLatency("drift", latency, 0)
 	injected := time.Now()
+	t.Logf("injected %v of latency downstream", latency)
 	drift := func(phase string) func(hookAlert) bool {
 		return func(a hookAlert) bool {
 			return a.Status == "firing" && a.Labels["alertname"] == "KubeAPILatencyDrift" && a.Labels["phase"] == phase &&
@@ -247,6 +249,28 @@ func agentDrift(t *testing.T, api agentClient, proxy *framework.FaultProxy, hook
 		})
 	}
 	t.Logf("resolved %v after the latency was removed", time.Since(removed).Round(time.Second))
+}
+
+// driftLatency is the latency to inject: 40 ms — tens of times what a
+// loopback API server takes — or, on a machine so busy that the probes'
+// learned p99 is itself tens of milliseconds, ten times that p99 (at most
+// 900 ms, below the 1 s SLO), so that the drift stands out of the noise the
+// agent learned as normal. (With a warm-up as noisy as 1–105 ms, a level of
+// 3× its p99 was not flagged by the detector of commit 87d5812.)
+func driftLatency(t *testing.T, api agentClient) time.Duration {
+	s, err := api.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p99 float64
+	for _, key := range probeKeys {
+		if k, ok := findKey(s, key); ok && k.Phase == "server" {
+			p99 = max(p99, k.P99)
+		}
+	}
+	d := (10 * time.Duration(p99*float64(time.Second))).Round(10 * time.Millisecond)
+	t.Logf("learned p99 of the probes' server phase: up to %.1f ms", p99*1e3)
+	return min(max(d, 40*time.Millisecond), 900*time.Millisecond)
 }
 
 // agentRestart stops the agent with SIGTERM and starts it again: it exits 0
