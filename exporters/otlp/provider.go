@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -180,7 +181,8 @@ func serviceVersion(v string) string {
 	return ""
 }
 
-// newExporter builds the OTLP exporter for c.protocol. The exporter applies
+// newExporter builds the OTLP exporter (otlptrace) over the client for
+// c.protocol (gRPC or HTTP). The client applies
 // the OTEL_EXPORTER_OTLP_* environment itself; only Options-given values are
 // passed as options, so that they win. It also returns the endpoint for logs.
 func newExporter(ctx context.Context, c *config) (sdktrace.SpanExporter, string, error) {
@@ -215,7 +217,7 @@ func newExporter(ctx context.Context, c *config) (sdktrace.SpanExporter, string,
 		if c.compression == compressionGzip || (c.compression == compressionNone && envGzip()) {
 			opts = append(opts, otlptracegrpc.WithCompressor(c.compression))
 		}
-		exp, err := otlptracegrpc.New(ctx, opts...)
+		exp, err := otlptrace.New(ctx, otlptracegrpc.NewClient(opts...))
 		return exp, endpoint, err
 	case protocolHTTP:
 		var opts []otlptracehttp.Option
@@ -240,7 +242,7 @@ func newExporter(ctx context.Context, c *config) (sdktrace.SpanExporter, string,
 		case compressionNone:
 			opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.NoCompression))
 		}
-		exp, err := otlptracehttp.New(ctx, opts...)
+		exp, err := otlptrace.New(ctx, otlptracehttp.NewClient(opts...))
 		return exp, endpoint, err
 	}
 	return nil, "", errors.New("unknown protocol " + c.protocol) // resolve allows none
