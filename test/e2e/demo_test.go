@@ -12,7 +12,9 @@ import (
 	"github.com/kubepulse/kubepulse/test/e2e/framework"
 )
 
-// `kubepulse demo` as a user runs it: the built binary, the default scenario
+// `kubepulse demo` as a user runs it: the binary built as `make build` and
+// `go run` build it (no race detector: its 5–10× slower instrumented client
+// would be what the demo measures), the default scenario
 // (LIST pods' server time slows 4× at 1:00, recovers at 2:00). Within three
 // minutes /metrics and /api/v1/status show KubeAPILatencyDrift firing for
 // that key and phase, the status page shows it in a real Chromium (a
@@ -20,7 +22,7 @@ import (
 // prints its URLs and exits 0 at --duration.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	bin := framework.KubepulseBinary(t)
+	bin := framework.KubepulseReleaseBinary(t)
 	addr := framework.FreeAddr(t)
 	started := time.Now()
 	demo := framework.StartProcess(t, bin, []string{"demo", "--duration", "170s", "--listen-address", addr, "--seed", "42"},
@@ -130,9 +132,6 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, line) {
 			t.Errorf("console output lacks %q:\n%s", line, out)
 		}
-	}
-	if strings.Contains(demo.Stderr(), "DATA RACE") {
-		t.Error("the race detector reported a data race in the demo")
 	}
 }
 
