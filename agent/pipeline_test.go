@@ -133,7 +133,7 @@ func TestRulesUnreachable(t *testing.T) {
 		}
 	}
 	st := m.Status(t0.Add(time.Minute))
-	if !st[0].Since.Equal(t0) || !strings.Contains(st[0].Description, "connection refused") || strings.Contains(st[0].Description, "https://") {
+	if !st[0].Since.Equal(t0) || !strings.Contains(st[0].Description, "consecutive failed probes 3 vs threshold 3") || !strings.Contains(st[0].Description, "connection refused") || strings.Contains(st[0].Description, "https://") {
 		t.Errorf("alert = %+v", st[0])
 	}
 	// A 503 is an answer: the server is reachable.

@@ -176,7 +176,7 @@ func evaluateUnreachable(m *alerts.Manager, failures int, since time.Time, lastE
 	case failures >= unreachableAfter:
 		m.Apply(alerts.Change{
 			Name: alertmanager.KubeAPIUnreachable, Firing: true, At: since,
-			Numbers: alertmanager.Numbers{Stat: "consecutive failed probes", Unit: alertmanager.PerSecond,
+			Numbers: alertmanager.Numbers{Stat: "consecutive failed probes", Unit: alertmanager.Count,
 				Current: float64(failures), Reference: unreachableAfter, RefName: "threshold", Window: at.Sub(since)},
 			Detail: "last error: " + lastErr,
 		})

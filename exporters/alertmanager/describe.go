@@ -15,6 +15,7 @@ const (
 	Seconds   Unit = iota // latencies: 850µs, 412ms, 2.5s
 	Fraction              // shares such as an error rate: 0.042 prints 4.2%
 	PerSecond             // rates: 3.5/s
+	Count                 // counts: 3
 )
 
 // Numbers are the figures behind an alert, as the detector saw them. Describe
@@ -93,6 +94,8 @@ func formatValue(v float64, u Unit) string {
 		return sig3(v*100) + "%"
 	case PerSecond:
 		return sig3(v) + "/s"
+	case Count:
+		return sig3(v)
 	default:
 		return formatSeconds(v)
 	}

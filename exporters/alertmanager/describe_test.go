@@ -19,6 +19,7 @@ func TestDescribe(t *testing.T) {
 			"ewma_mean 850µs vs baseline 400µs (2.10× baseline)"},
 		{Numbers{Stat: "error rate", Unit: Fraction, Current: 0.042, Reference: 0.003, Z: 7.25, Samples: 1},
 			"error rate 4.2% vs baseline 0.3% (14.00× baseline, z=7.25, 1 sample)"},
+		{Numbers{Stat: "failed probes", Unit: Count, Current: 4, Reference: 3, RefName: "threshold"}, "failed probes 4 vs threshold 3 (1.33× threshold)"},
 		{Numbers{Stat: "limiter wait", Unit: PerSecond, Current: 3.5, Reference: 0},
 			"limiter wait 3.5/s vs baseline 0/s"},
 		{Numbers{Current: 1234.6, Reference: math.Inf(1)}, "1235s vs baseline n/a"},
