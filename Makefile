@@ -4,7 +4,7 @@ GO        ?= go
 BIN       ?= bin/kubepulse
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 5s
 E2E_TIMEOUT ?= 45m
 
 # Real components for test/e2e (see test/kube/README.md, test/observability/README.md).

@@ -171,8 +171,15 @@ func computePhases(m *[numMarks]int64, reused bool, end int64) Phases {
 	switch {
 	case m[markWrote] != 0 && (m[markFirstByte] == 0 || m[markWrote] <= m[markFirstByte]):
 		written = m[markWrote]
-	case m[markFirstByte] != 0: // the server answered before the body was sent
+	case m[markFirstByte] != 0:
+		// The answer came before the write was reported: HTTP/2 reports
+		// WroteRequest from its writer goroutine, which can lag the reader,
+		// or the server answered before a large body was sent. The request
+		// went out once it had a connection.
 		written = m[markFirstByte]
+		if g := m[markGotConn]; g != 0 && g <= written {
+			written = g
+		}
 	}
 	firstByte := end
 	if m[markFirstByte] != 0 {

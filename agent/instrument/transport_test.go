@@ -551,7 +551,9 @@ func TestComputePhases(t *testing.T) {
 			Phases{0, 2 * time.Millisecond, 0, 0, 0, 0}},
 		{"no answer before the deadline", map[mark]int{markGotConn: 1, markWrote: 2}, true, 50,
 			Phases{0, 0, 0, 2 * time.Millisecond, 48 * time.Millisecond, 0}},
-		{"answer before the body was written", map[mark]int{markGotConn: 1, markFirstByte: 3, markWrote: 5}, true, 6,
+		{"answer before the write was reported (HTTP/2 writer lag)", map[mark]int{markGotConn: 1, markFirstByte: 3, markWrote: 5}, true, 6,
+			Phases{0, 0, 0, 1 * time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond}},
+		{"answer before any write or connection was reported", map[mark]int{markFirstByte: 3}, true, 6,
 			Phases{0, 0, 0, 3 * time.Millisecond, 0, 3 * time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
