@@ -34,7 +34,7 @@ func cusumStep(s, e, w, k float64) float64 {
 // relevant effect: the median of the last three samples or the fast EWMA
 // is at least minRatio above the baseline.
 func (d *Detector) shifted(fin float64) bool {
-	if d.p.cusumH <= 0 || d.cusum < d.p.cusumH {
+	if d.cusum < d.p.cusumOn && d.ex.s < d.p.exOn {
 		return false
 	}
 	return d.effect(fmax(fin, d.fast), d.ref())
@@ -94,6 +94,7 @@ func (d *Detector) stepDrift(s *sample, t int64, ev *Event) bool {
 		d.shadow.Reset(s.u, d.slow.Var)
 		d.shadowN = 1
 		if p.enterN <= 1 || shift {
+			d.unlearn(s)
 			d.fire(t, ev)
 			if s.spike && !d.hot() {
 				d.spikeEvent(s, ev)
@@ -110,6 +111,7 @@ func (d *Detector) stepDrift(s *sample, t int64, ev *Event) bool {
 			return false
 		}
 		if d.run++; d.run >= p.enterN || shift {
+			d.unlearn(s)
 			d.fire(t, ev)
 			return true
 		}
@@ -233,6 +235,9 @@ func (d *Detector) driftScore() float64 {
 	}
 	if p.cusumH > 0 {
 		z = fmax(z, d.cusum*p.enterZ/p.cusumH)
+	}
+	if p.exH > 0 {
+		z = fmax(z, d.ex.s*p.enterZ/p.exH)
 	}
 	if p.spikeZ > 0 {
 		z = fmax(z, d.zs*p.enterZ/p.spikeZ)

@@ -49,8 +49,11 @@ func TestCUSUMDetectsSustainedShiftFaster(t *testing.T) {
 		slices.Sort(ds)
 		return ds
 	}
-	both := delays(DefaultConfig())
-	ewmaOnly := DefaultConfig()
+	// The exceedance chart is off in both, so the CUSUM's part shows.
+	cusum := DefaultConfig()
+	cusum.Detector.ExceedanceThreshold = 0
+	both := delays(cusum)
+	ewmaOnly := cusum
 	ewmaOnly.Detector.CUSUMThreshold = 0
 	alone := delays(ewmaOnly)
 	t.Logf("median delay in samples: CUSUM+EWMA %d, EWMA alone %d; worst %d and %d", both[15], alone[15], both[29], alone[29])
@@ -104,11 +107,16 @@ func TestLongChartCatchesSlowDrift(t *testing.T) {
 		}
 		return false
 	}
-	noLong := DefaultConfig()
+	// The exceedance chart, which catches some ramps once the window lags
+	// them by a few samples' worth, is off in both, so the long chart's
+	// part shows.
+	long := DefaultConfig()
+	long.Detector.ExceedanceThreshold = 0
+	noLong := long
 	noLong.Detector.LongZ = 0
 	with, without := 0, 0
 	for seed := range uint64(10) {
-		if caught(DefaultConfig(), seed) {
+		if caught(long, seed) {
 			with++
 		}
 		if caught(noLong, seed) {

@@ -12,8 +12,8 @@ import (
 // stateVersion is the version of the per-key state encoding; a checkpoint
 // with another version is not read (see Restore).
 // Version 2 added the CUSUM, the long-horizon level, the daily profile and
-// the spike statistics.
-const stateVersion = 2
+// the spike statistics; version 3 the exceedance chart.
+const stateVersion = 3
 
 // checkpointKind names baseline checkpoints.
 const checkpointKind = "kubepulse/baseline"
@@ -45,6 +45,16 @@ func (d *Detector) appendState(b []byte) []byte {
 	if d.stale {
 		flags |= 4
 	}
+	x := &d.ex
+	if x.ready {
+		flags |= 8
+	}
+	if x.above {
+		flags |= 16
+	}
+	if x.saved {
+		flags |= 32
+	}
 	b = append(b, d.mode, flags, byte(d.state), byte(d.reason), d.scoreKind)
 	b = le.AppendUint16(b, d.run)
 	b = le.AppendUint16(b, d.quiet)
@@ -74,6 +84,11 @@ func (d *Detector) appendState(b []byte) []byte {
 	c, sc := &d.cw, &d.sc
 	for _, v := range [...]float64{d.value, d.z, d.zl, d.zs, d.sv, d.cDt, d.cSp, c.slow, c.fast, c.long, c.season, c.cusum,
 		sc.fl, sc.sd, sc.cf, sc.sz, sc.sl, sc.s1, sc.isz, sc.isl, sc.is1} {
+		f(v)
+	}
+	m := &x.snap
+	for _, v := range [...]float64{x.s, x.lo, x.hi, x.inc[0], x.inc[1], x.inc[2], x.counts[0], x.counts[1], x.counts[2], x.starts, x.unit, x.span,
+		m.slow.Mean, m.slow.Var, m.trend, m.dev2, m.rv, m.dd2, m.long, m.ldev2, m.counts[0], m.counts[1], m.counts[2], m.starts} {
 		f(v)
 	}
 	return appendWindow(b, d.win)
@@ -178,13 +193,18 @@ func (d *Detector) decodeState(r *dec) error {
 		&sc.fl, &sc.sd, &sc.cf, &sc.sz, &sc.sl, &sc.s1, &sc.isz, &sc.isl, &sc.is1} {
 		*v = r.f64("status")
 	}
+	x, m := &d.ex, &d.ex.snap
+	for _, v := range [...]*float64{&x.s, &x.lo, &x.hi, &x.inc[0], &x.inc[1], &x.inc[2], &x.counts[0], &x.counts[1], &x.counts[2], &x.starts, &x.unit, &x.span,
+		&m.slow.Mean, &m.slow.Var, &m.trend, &m.dev2, &m.rv, &m.dd2, &m.long, &m.ldev2, &m.counts[0], &m.counts[1], &m.counts[2], &m.starts} {
+		*v = r.f64("exceedance chart")
+	}
 	if r.err != nil {
 		return r.err
 	}
 	switch {
 	case mode > modeLinear:
 		r.fail(fmt.Sprintf("transform mode %d", mode))
-	case flags&^7 != 0:
+	case flags&^63 != 0:
 		r.fail(fmt.Sprintf("flags %#x", flags))
 	case kind > scoreDrift:
 		r.fail(fmt.Sprintf("score kind %d", kind))
@@ -203,10 +223,15 @@ func (d *Detector) decodeState(r *dec) error {
 			r.fail("a negative daily profile weight")
 		}
 	}
+	if x.s < 0 || x.starts < 0 || x.span < 0 || x.unit < 0 || x.unit > 1 || m.slow.Var < 0 || m.dev2 < 0 || m.rv < 0 || m.dd2 < 0 || m.ldev2 < 0 || m.starts < 0 ||
+		x.counts[0] < 0 || x.counts[1] < 0 || x.counts[2] < 0 || m.counts[0] < 0 || m.counts[1] < 0 || m.counts[2] < 0 {
+		r.fail("a negative exceedance chart statistic")
+	}
 	if ss := &d.season; ss.cur < -1 || ss.cur >= seasonBins || ss.b0 < 0 || ss.b0 >= seasonBins || ss.n < 0 || ss.keep < 0 || ss.keep > 1 {
 		r.fail("a daily profile batch or segment out of range")
 	}
 	d.mode, d.learned, d.armed, d.stale, d.scoreKind = mode, flags&1 != 0, flags&2 != 0, flags&4 != 0, kind
+	x.ready, x.above, x.saved = flags&8 != 0, flags&16 != 0, flags&32 != 0
 	d.state, d.reason = State(state), Reason(reason)
 	if r.err != nil {
 		return r.err

@@ -134,6 +134,14 @@ type DetectorConfig struct {
 	// when the accumulated excess reaches h (see the package doc for the
 	// in-control run length this gives). 0 disables the chart.
 	CUSUMThreshold float64 `json:"cusumThreshold"`
+	// ExceedanceThreshold is the decision interval h of the exceedance
+	// chart, a CUSUM of log-likelihood ratios of where each sample falls
+	// among the sliding window's samples (at or below their 90th
+	// percentile, up to their 99th, beyond): it fires when the evidence
+	// that samples rank higher than they did reaches h nats, whatever the
+	// spread (see the package doc for the in-control run length). 0
+	// disables it.
+	ExceedanceThreshold float64 `json:"exceedanceThreshold"`
 	// LongZ is the z-score of the current level above the long-horizon
 	// level (in units of its own measured spread) at or above which a
 	// sample counts towards firing, like EnterZ: it catches drifts too slow
@@ -208,6 +216,7 @@ func DefaultConfig() Config {
 			RearmSamples:        90,
 			CUSUMAllowance:      1,
 			CUSUMThreshold:      5.5,
+			ExceedanceThreshold: 12,
 			LongZ:               4,
 			SpikeZ:              12,
 			MinRatio:            1.1,
@@ -298,6 +307,7 @@ func (c Config) Validate() error {
 	}
 	atLeast("detector.cusumAllowance", d.CUSUMAllowance, 0)
 	atLeast("detector.cusumThreshold", d.CUSUMThreshold, 0)
+	atLeast("detector.exceedanceThreshold", d.ExceedanceThreshold, 0)
 	if !finite(d.LongZ) || d.LongZ != 0 && d.LongZ <= d.ExitZ {
 		bad("detector.longZ", fmt.Sprintf("0 (off) or > detector.exitZ (%v)", d.ExitZ), d.LongZ)
 	}

@@ -111,6 +111,7 @@ type Detector struct {
 	ldev2   float64 // EWMA of (fast − long)²
 	season  season  // daily profile around long
 	sc      scales  // the spreads the charts divide by
+	ex      exceed  // the exceedance chart
 
 	value, z, zl, zs float64 // the latest sample, the charts' z and its spike z
 	sv               float64 // the daily profile at the latest sample
@@ -167,6 +168,11 @@ type sample struct {
 	repeat      bool
 	spike       bool    // a huge isolated sample (see spike)
 	zs          float64 // its z: how many noise standard deviations above the baseline
+	widen       float64 // how much young spreads are widened (see refresh)
+	// The exceedance chart's category of the sample (0: at or below the
+	// window's p90, 1: up to its p99, 2: beyond), when ranked.
+	cat           uint8
+	ranked, start bool // start: the first of a run above the p90
 }
 
 // observe folds in one sample and reports whether it caused an event, which
@@ -243,6 +249,7 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	// Σwᵢ² of the fast EWMA's weights: exact for any spacing of samples,
 	// α/(2−α) (the EWMA chart factor squared) for regular ones.
 	d.fastV = (1-s.w.fast)*(1-s.w.fast)*d.fastV + s.w.fast*s.w.fast
+	s.widen = widen
 	if d.nLearn < scaleYoung || d.n%scaleEvery == 0 || d.stale {
 		d.refresh(widen)
 	}
@@ -257,10 +264,21 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	r := s.u - ref
 	lim := huberK * d.sc.sd
 	d.rm += s.w.fast * (fmin(fmax(r, -lim), lim) - d.rm)
-	if p.cusumH > 0 && d.learned && d.armed && d.state != StateFiring {
+	run := d.learned && d.armed && d.state != StateFiring
+	if p.cusumH > 0 && run {
 		d.cusum = cusumStep(d.cusum, r*d.sc.is1, s.w.cusum, p.cusumK)
 	} else {
 		d.cusum = 0
+	}
+	// The exceedance chart ranks the sample against the window before the
+	// sample joins it. The common case needs no call: a sample at or below
+	// the 90th percentile leaves a chart at zero there.
+	if x := &d.ex; x.ready {
+		if s.tx <= x.lo && x.s == 0 {
+			s.ranked, x.above = true, false
+		} else {
+			d.exStep(&s, run)
+		}
 	}
 	// Nearly every sample fails the spike rule's first test: no call, and
 	// a branch that is always predicted right (r > 0 is a coin toss).
@@ -282,7 +300,7 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 		d.scoreKind, d.zs = scoreDrift, s.zs
 		// The common case, mostly decided without a call: every chart
 		// below its threshold.
-		quiet := d.z < p.enterZ && d.zl < p.longOn && d.cusum < p.cusumOn
+		quiet := d.z < p.enterZ && d.zl < p.longOn && d.cusum < p.cusumOn && d.ex.s < p.exOn
 		if d.state == StateNormal && d.armed && !s.spike && (quiet || !d.hot() && !d.shifted(s.fin)) {
 			d.learn(&s)
 		} else {
@@ -349,6 +367,7 @@ func (d *Detector) restart() {
 	d.slow, d.dev2, d.fast, d.fastV, d.trend = ewma.Moments{}, 0, 0, 0, 0
 	d.rm, d.rv, d.dd2 = 0, 0, 0
 	d.long, d.ldev2, d.season, d.sv = 0, 0, newSeason(), 0
+	d.ex = exceed{}
 	if d.state != StateFiring {
 		d.state, d.reason, d.run = StateNormal, 0, 0
 	}

@@ -112,6 +112,9 @@ func (d *Detector) refresh(widen float64) {
 	// of their fast EWMA (at least the baseline's own).
 	c.s1 = fmax(c.sd, math.Sqrt(d.rv)/c.cf) * widen
 	c.isz, c.isl, c.is1 = 1/c.sz, 1/c.sl, 1/c.s1
+	if d.p.exH > 0 && d.ex.s == 0 && (d.nLearn < scaleYoung || d.n%exEvery == 0 || d.stale || !d.ex.ready) {
+		d.exReference(d.ref()+d.sv, c.sd, widen)
+	}
 	d.stale = false
 }
 
@@ -143,6 +146,10 @@ func (d *Detector) learn(s *sample) {
 	if s.repeat {
 		d.slow.Mean += w.slow * (u - d.slow.Mean)
 		return
+	}
+	if s.ranked {
+		// The raw long weight: a young key's counts are plain counts.
+		d.ex.learn(s, d.cw.long)
 	}
 	d.slow.Add(u, w.slow)
 	d.trend += w.slow * (d.slow.Mean - d.trend)

@@ -23,6 +23,7 @@ type params struct {
 	minSamples               uint32
 	enterZ, exitZ            float64
 	cusumK, cusumH           float64
+	exH, exOn                float64 // the exceedance chart's threshold; exOn is +Inf when off
 	longZ, spikeZ            float64
 	spikeZ2                  float64 // spikeZ²
 	longOn, cusumOn          float64 // longZ and cusumH, +Inf when off
@@ -60,6 +61,8 @@ func newParams(c Config) *params {
 		spikeZ2:          c.Detector.SpikeZ * c.Detector.SpikeZ,
 		longOn:           orInf(c.Detector.LongZ),
 		cusumOn:          orInf(c.Detector.CUSUMThreshold),
+		exH:              c.Detector.ExceedanceThreshold,
+		exOn:             orInf(c.Detector.ExceedanceThreshold),
 		enterN:           uint16(min(c.Detector.EnterSamples, math.MaxUint16)),
 		exitN:            uint16(min(c.Detector.ExitSamples, math.MaxUint16)),
 		rearmN:           uint16(min(c.Detector.RearmSamples, math.MaxUint16)),

@@ -155,13 +155,22 @@ func TestRestoreFailuresStartFresh(t *testing.T) {
 			return path
 		}, checkpoint.ErrCorrupt, "files"},
 		{"other entry version", func(t *testing.T, path string) string {
-			other := path + "-v2"
+			other := path + "-next"
 			var w checkpoint.Writer
 			w.Add([]byte("x"))
 			if err := w.Save(other, checkpoint.Header{Kind: checkpointKind, Version: stateVersion + 1}); err != nil {
 				t.Fatal(err)
 			}
 			return other
+		}, checkpoint.ErrVersion, fmt.Sprint("version ", stateVersion+1)},
+		{"version 2 (before the exceedance chart)", func(t *testing.T, path string) string {
+			old := path + "-v2"
+			var w checkpoint.Writer
+			w.Add([]byte("x"))
+			if err := w.Save(old, checkpoint.Header{Kind: checkpointKind, Version: 2}); err != nil {
+				t.Fatal(err)
+			}
+			return old
 		}, checkpoint.ErrVersion, "version 2"},
 		{"version 1 (before the CUSUM, long level and daily profile)", func(t *testing.T, path string) string {
 			old := path + "-v1"

@@ -357,4 +357,16 @@ var Scenarios = []Scenario{
 			g.label(start, end)
 		},
 	},
+	{
+		Name:    "noisy-warmup-step",
+		Doc:     "1 s probe latency on a busy machine (heavy-tailed: a 1–3 ms fast path, a slow path over two decades, busy spells), 3 h; +20–120× the fast path added for 2–5 min right after a 34–60-sample warm-up and again after 2 h; each injection is a window",
+		Latency: true,
+		gen:     noisyWarmupStep,
+	},
+	{
+		Name:    "noisy-stationary",
+		Doc:     "1 s probe latency on a busy machine (as noisy-warmup-step, ±10 % daily cycle), 1 day; no anomaly (false alerts only)",
+		Latency: true,
+		gen:     noisyStationary,
+	},
 }

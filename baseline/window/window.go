@@ -258,6 +258,9 @@ func (w *Window) Quantile(q float64) float64 {
 	q = min(max(q, 0), 1)
 	rank := q * float64(w.total-1) // 0-based rank among the samples
 	tot := w.counts[w.nb*w.bins:]
+	if q > 0.5 {
+		return w.upper(rank)
+	}
 	var cum float64
 	for i, c := range tot {
 		if c == 0 {
@@ -277,6 +280,28 @@ func (w *Window) Quantile(q float64) float64 {
 		}
 	}
 	return math.NaN()
+}
+
+// upper is Quantile for a rank in the upper half, scanning the bins from
+// the top: a high quantile (the detector reads p90, p99 and p99.5 every few
+// samples) is found in a few bins instead of most of them.
+func (w *Window) upper(rank float64) float64 {
+	tot := w.counts[w.nb*w.bins:]
+	var above float64 // samples in the bins above i
+	for i := len(tot) - 1; i >= 0; i-- {
+		c := tot[i]
+		if c == 0 {
+			continue
+		}
+		fc := float64(c)
+		// The samples below bin i, exactly as the scan from the bottom
+		// adds them up (counts are integers far below 2⁵³).
+		if cum := float64(w.total) - above - fc; rank >= cum {
+			return w.offset + (float64(i)+(rank-cum+0.5)/fc)*w.width
+		}
+		above += fc
+	}
+	return math.NaN() // unreachable while the counts add up
 }
 
 // Quantiles fills dst[i] with the qs[i]-quantile in one pass over the bins;
