@@ -213,18 +213,32 @@ func (d *Detector) exStep(s *sample, run bool) {
 		return
 	}
 	was := x.s
-	x.s = fmax(0, was+s.w.cusum*x.unit*x.inc[c])
-	switch {
-	case x.s == 0:
+	x.s, x.span = exAdvance(was, x.span, s.w.cusum*x.unit*x.inc[c], s.w.cusum)
+	if x.s == 0 {
 		x.saved = false
-	case was == 0:
+	} else if was == 0 {
 		d.save(&x.snap)
-		x.saved, x.span = true, s.w.cusum
+		x.saved = true
+	}
+}
+
+// exAdvance is one step of the window-limited CUSUM: s grows by e, floored
+// at 0, and span counts the spacings w since it left zero; an excursion
+// longer than exSpan starts again from zero.
+func exAdvance(s, span, e, w float64) (float64, float64) {
+	was := s
+	s = fmax(0, s+e)
+	switch {
+	case s == 0:
+		span = 0
+	case was == 0:
+		span = w
 	default:
-		if x.span += s.w.cusum; x.span > exSpan {
-			x.s, x.saved = 0, false
+		if span += w; span > exSpan {
+			s, span = 0, 0
 		}
 	}
+	return s, span
 }
 
 // learn counts the sample's category, and whether it starts a run above

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -195,4 +198,105 @@ func ExampleRun() {
 	// Output:
 	// firing drift accepted=false
 	// resolved drift accepted=true
+}
+
+// TestAcceptanceShiftAfterNoisyWarmUp: the agent's probe on a busy machine
+// (package noisy.go: a 1.5 ms fast path, a slow path over two decades,
+// busy spells) with latency added by a proxy, on 40 keys each. Right after
+// the 34-sample warm-up, +174 ms (every sample above the warm-up's maximum)
+// alerts on every key within 10 samples, 5 at the median; +40 ms (about the
+// warm-up's p80–p95) within 15 samples on at least 30 of 40 keys — the rest
+// are keys whose warm-up reached past 40 ms often enough that the shift is
+// not obvious in rank terms. After a two-hour warm-up, +40 ms alerts on
+// every key within 15 samples.
+func TestAcceptanceShiftAfterNoisyWarmUp(t *testing.T) {
+	cases := []struct {
+		name         string
+		warm         int
+		add          float64
+		within, keys int // at least keys of 40 alert within that many samples
+		median       int
+	}{
+		{"+174ms after 34 samples", 34, 0.174, 10, 40, 5},
+		{"+40ms after 34 samples", 34, 0.040, 15, 30, 10},
+		{"+40ms after 2h", 7200, 0.040, 15, 40, 10},
+	}
+	for _, tc := range cases {
+		var delays []int
+		early := 0
+		for seed := uint64(1); seed <= 40; seed++ {
+			g := &gen{r: rand.New(rand.NewPCG(seed, 99))}
+			m := g.busyProbe()
+			m.base = 0.0015
+			d, err := baseline.NewDetector(baseline.DefaultConfig(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			delay := math.MaxInt
+			for i := range tc.warm + 120 {
+				v := g.next(&m)
+				if i >= tc.warm {
+					v += tc.add
+				}
+				ev, ok := d.ObserveUnixNano(v, t0+int64(i)*sec)
+				if !ok || ev.Kind != baseline.KindFiring {
+					continue
+				}
+				if i < tc.warm {
+					early++ // a busy spell: counted, not this test's subject
+					continue
+				}
+				delay = i - tc.warm
+				break
+			}
+			delays = append(delays, delay)
+		}
+		slices.Sort(delays)
+		n, missed := 0, 0
+		for _, d := range delays {
+			if d <= tc.within {
+				n++
+			}
+			if d == math.MaxInt {
+				missed++
+			}
+		}
+		t.Logf("%s: %d of 40 keys within %d samples, %d not within 120; delay median %d; %d alerts before the shift", tc.name, n, tc.within, missed, delays[20], early)
+		if n < tc.keys || delays[20] > tc.median || early > 1 {
+			t.Errorf("%s: %d of 40 keys within %d samples (want ≥ %d), median %d (want ≤ %d), %d alerts before the shift: %v",
+				tc.name, n, tc.within, tc.keys, delays[20], tc.median, early, delays)
+		}
+	}
+}
+
+// TestExceedanceChartQuietOnNoise: on series without anomalies — latency
+// with a daily cycle, the busy probe's heavy tail and busy spells, a
+// wandering machine metric — the exceedance chart never fires: the alerts
+// are exactly those of the detector without it, on every seed.
+func TestExceedanceChartQuietOnNoise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays 60 series twice")
+	}
+	off := baseline.DefaultConfig()
+	off.Detector.ExceedanceThreshold = 0
+	for _, name := range []string{"stationary-daily", "noisy-stationary", "autocorrelated-machine"} {
+		sc, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for seed := uint64(1); seed <= seeds; seed++ {
+			s := sc.Generate(seed)
+			with, _, err := Run(baseline.DefaultConfig(), &s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			without, _, _ := Run(off, &s)
+			if !slices.Equal(with, without) {
+				t.Errorf("%s seed %d: alerts on rows %v with the exceedance chart, %v without", name, seed, with, without)
+			}
+			total += len(with)
+		}
+		t.Logf("%s: %d alerts over %d series, the same with and without the exceedance chart", name, total, seeds)
+	}
 }
