@@ -94,7 +94,7 @@ func (d *Detector) stepDrift(s *sample, t int64, ev *Event) bool {
 		d.shadow.Reset(s.u, d.slow.Var)
 		d.shadowN = 1
 		if p.enterN <= 1 || shift {
-			d.unlearn(s)
+			d.unlearn()
 			d.fire(t, ev)
 			if s.spike && !d.hot() {
 				d.spikeEvent(s, ev)
@@ -111,7 +111,7 @@ func (d *Detector) stepDrift(s *sample, t int64, ev *Event) bool {
 			return false
 		}
 		if d.run++; d.run >= p.enterN || shift {
-			d.unlearn(s)
+			d.unlearn()
 			d.fire(t, ev)
 			return true
 		}

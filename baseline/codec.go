@@ -87,10 +87,12 @@ func (d *Detector) appendState(b []byte) []byte {
 		f(v)
 	}
 	m := &x.snap
-	for _, v := range [...]float64{x.s, x.lo, x.hi, x.inc[0], x.inc[1], x.inc[2], x.counts[0], x.counts[1], x.counts[2], x.starts, x.unit, x.span,
+	for _, v := range [...]float64{x.s, x.lo, x.hi, x.inc[0], x.inc[1], x.inc[2], x.counts[0], x.counts[1], x.counts[2], x.starts, x.unit, x.down, x.span,
 		m.slow.Mean, m.slow.Var, m.trend, m.dev2, m.rv, m.dd2, m.long, m.ldev2, m.counts[0], m.counts[1], m.counts[2], m.starts} {
 		f(v)
 	}
+	b = le.AppendUint64(b, x.decayed)
+	b = le.AppendUint64(b, m.decayed)
 	return appendWindow(b, d.win)
 }
 
@@ -194,10 +196,11 @@ func (d *Detector) decodeState(r *dec) error {
 		*v = r.f64("status")
 	}
 	x, m := &d.ex, &d.ex.snap
-	for _, v := range [...]*float64{&x.s, &x.lo, &x.hi, &x.inc[0], &x.inc[1], &x.inc[2], &x.counts[0], &x.counts[1], &x.counts[2], &x.starts, &x.unit, &x.span,
+	for _, v := range [...]*float64{&x.s, &x.lo, &x.hi, &x.inc[0], &x.inc[1], &x.inc[2], &x.counts[0], &x.counts[1], &x.counts[2], &x.starts, &x.unit, &x.down, &x.span,
 		&m.slow.Mean, &m.slow.Var, &m.trend, &m.dev2, &m.rv, &m.dd2, &m.long, &m.ldev2, &m.counts[0], &m.counts[1], &m.counts[2], &m.starts} {
 		*v = r.f64("exceedance chart")
 	}
+	x.decayed, m.decayed = r.u64(), r.u64()
 	if r.err != nil {
 		return r.err
 	}
@@ -217,13 +220,15 @@ func (d *Detector) decodeState(r *dec) error {
 		r.fail("a negative variance, statistic, spacing or SLO")
 	case d.nonPos > d.n:
 		r.fail(fmt.Sprintf("last non-positive sample %d of %d", d.nonPos, d.n))
+	case d.ex.decayed > d.n || d.ex.snap.decayed > d.n:
+		r.fail(fmt.Sprintf("exceedance counts decayed to sample %d of %d", d.ex.decayed, d.n))
 	}
 	for _, w := range d.season.w {
 		if w < 0 {
 			r.fail("a negative daily profile weight")
 		}
 	}
-	if x.s < 0 || x.starts < 0 || x.span < 0 || x.unit < 0 || x.unit > 1 || m.slow.Var < 0 || m.dev2 < 0 || m.rv < 0 || m.dd2 < 0 || m.ldev2 < 0 || m.starts < 0 ||
+	if x.s < 0 || x.starts < 0 || x.span < 0 || x.unit < 0 || x.unit > 1 || x.down > 0 || m.slow.Var < 0 || m.dev2 < 0 || m.rv < 0 || m.dd2 < 0 || m.ldev2 < 0 || m.starts < 0 ||
 		x.counts[0] < 0 || x.counts[1] < 0 || x.counts[2] < 0 || m.counts[0] < 0 || m.counts[1] < 0 || m.counts[2] < 0 {
 		r.fail("a negative exceedance chart statistic")
 	}

@@ -168,7 +168,6 @@ type sample struct {
 	repeat      bool
 	spike       bool    // a huge isolated sample (see spike)
 	zs          float64 // its z: how many noise standard deviations above the baseline
-	widen       float64 // how much young spreads are widened (see refresh)
 	// The exceedance chart's category of the sample (0: at or below the
 	// window's p90, 1: up to its p99, 2: beyond), when ranked.
 	cat           uint8
@@ -249,7 +248,6 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	// Σwᵢ² of the fast EWMA's weights: exact for any spacing of samples,
 	// α/(2−α) (the EWMA chart factor squared) for regular ones.
 	d.fastV = (1-s.w.fast)*(1-s.w.fast)*d.fastV + s.w.fast*s.w.fast
-	s.widen = widen
 	if d.nLearn < scaleYoung || d.n%scaleEvery == 0 || d.stale {
 		d.refresh(widen)
 	}
@@ -271,13 +269,20 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 		d.cusum = 0
 	}
 	// The exceedance chart ranks the sample against the window before the
-	// sample joins it. The common case needs no call: a sample at or below
-	// the 90th percentile leaves a chart at zero there.
+	// sample joins it. A sample at or below the 90th percentile needs no
+	// call: it leaves a chart at zero there, and takes one above zero down
+	// (a chart that does not run is at zero).
 	if x := &d.ex; x.ready {
-		if s.tx <= x.lo && x.s == 0 {
-			s.ranked, x.above = true, false
-		} else {
+		switch {
+		case s.tx > x.lo:
 			d.exStep(&s, run)
+		case x.s == 0:
+			s.ranked, x.above = true, false
+		default:
+			s.ranked, x.above = true, false
+			if x.s, x.span = exAdvance(x.s, x.span, s.w.cusum*x.down, s.w.cusum); x.s == 0 {
+				x.saved = false
+			}
 		}
 	}
 	// Nearly every sample fails the spike rule's first test: no call, and

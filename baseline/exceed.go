@@ -69,6 +69,7 @@ type memory struct {
 	trend, dev2, rv, dd2, long, ldev2 float64
 	counts                            [3]float64
 	starts                            float64
+	decayed                           uint64
 }
 
 // exceed is the state of the exceedance chart.
@@ -85,11 +86,15 @@ type exceed struct {
 	// long memory.
 	counts [3]float64
 	starts float64
-	unit   float64 // an increment's weight: 1 / the variance inflation of runs, 0 when off
-	above  bool    // the previous sample was above lo
-	saved  bool    // snap holds what was learned before the current excursion
-	span   float64 // spacings since the current excursion began
-	snap   memory
+	// decayed is the sample (Detector.n) up to which counts and starts
+	// have been forgotten (see learn).
+	decayed uint64
+	unit    float64 // an increment's weight: 1 / the variance inflation of runs, 0 when off
+	down    float64 // unit × inc[0]: what a sample at or below lo adds (≤ 0)
+	above   bool    // the previous sample was above lo
+	saved   bool    // snap holds what was learned before the current excursion
+	span    float64 // spacings since the current excursion began
+	snap    memory
 }
 
 // hiQ is the quantile of a window of n samples the top category is cut at:
@@ -145,6 +150,7 @@ func (d *Detector) exReference(base, sd, widen float64) {
 	if v <= exMaxVIF {
 		x.unit = 1 / v
 	}
+	x.down = x.unit * x.inc[0]
 }
 
 // exIncrements sets the log-likelihood ratio of each category, for a window
@@ -162,6 +168,12 @@ func (d *Detector) exIncrements(n uint64) {
 	pl, ph := nominal(exLoQ, fn), nominal(hiQ(n), fn)
 	nom := [3]float64{1 - pl, pl - ph, ph}
 	c := &x.counts
+	// Forget what the samples counted since the last time are worth:
+	// (1−w)^m ≈ e^(−m·w) for m samples of the long memory's weight w.
+	if m := d.n - x.decayed; m > 0 {
+		k := 1 - oneMinusExp(float64(m)*d.cw.long)
+		c[0], c[1], c[2], x.starts, x.decayed = c[0]*k, c[1]*k, c[2]*k, x.starts*k, d.n
+	}
 	inv := 1 / (c[0] + c[1] + c[2] + exPrior)
 	for k := range c {
 		p := (c[k] + exPrior*nom[k]) * inv
@@ -242,12 +254,14 @@ func exAdvance(s, span, e, w float64) (float64, float64) {
 }
 
 // learn counts the sample's category, and whether it starts a run above
-// lo, decayed with the long memory's weight w.
-func (x *exceed) learn(s *sample, w float64) {
-	c := &x.counts
-	k := 1 - w
-	c[0], c[1], c[2], x.starts = c[0]*k, c[1]*k, c[2]*k, x.starts*k
-	c[s.cat]++
+// lo. The counts forget with the long memory — each sample makes the ones
+// before it worth 1 − w — but the forgetting is taken off when they are
+// read (exIncrements, every exEvery samples at most), not at every sample:
+// the samples counted in between are forgotten a little too much, by at
+// most exEvery weights of a memory of a day, which no estimate here
+// notices.
+func (x *exceed) learn(s *sample) {
+	x.counts[s.cat]++
 	if s.start {
 		x.starts++
 	}
@@ -256,7 +270,7 @@ func (x *exceed) learn(s *sample, w float64) {
 // save copies what the key has learned into m.
 func (d *Detector) save(m *memory) {
 	*m = memory{slow: d.slow, trend: d.trend, dev2: d.dev2, rv: d.rv, dd2: d.dd2, long: d.long, ldev2: d.ldev2,
-		counts: d.ex.counts, starts: d.ex.starts}
+		counts: d.ex.counts, starts: d.ex.starts, decayed: d.ex.decayed}
 }
 
 // unlearn runs when an alert fires. If the exceedance chart fired it, the
@@ -266,13 +280,17 @@ func (d *Detector) save(m *memory) {
 // key, whose baseline is still a running mean, has learned a good part of a
 // shift by the time any chart is sure of it. The chart restarts from zero
 // either way.
-func (d *Detector) unlearn(s *sample) {
+func (d *Detector) unlearn() {
 	x := &d.ex
 	if x.saved && x.s >= d.p.exH {
 		m := &x.snap
 		d.slow, d.trend, d.dev2, d.rv, d.dd2, d.long, d.ldev2 = m.slow, m.trend, m.dev2, m.rv, m.dd2, m.long, m.ldev2
-		x.counts, x.starts = m.counts, m.starts
-		d.refresh(s.widen)
+		x.counts, x.starts, x.decayed = m.counts, m.starts, m.decayed
+		widen := 1.0 // as observe widens young spreads
+		if n := float64(d.nLearn); n*d.cw.long < 2 {
+			widen = 1 + 10/n
+		}
+		d.refresh(widen)
 		d.z = clampZ((d.fast - d.ref()) * d.sc.isz)
 		if d.p.longZ > 0 {
 			d.zl = clampZ((d.fast - d.long) * d.sc.isl)

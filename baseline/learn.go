@@ -148,8 +148,7 @@ func (d *Detector) learn(s *sample) {
 		return
 	}
 	if s.ranked {
-		// The raw long weight: a young key's counts are plain counts.
-		d.ex.learn(s, d.cw.long)
+		d.ex.learn(s)
 	}
 	d.slow.Add(u, w.slow)
 	d.trend += w.slow * (d.slow.Mean - d.trend)
