@@ -135,12 +135,12 @@ type DetectorConfig struct {
 	// in-control run length this gives). 0 disables the chart.
 	CUSUMThreshold float64 `json:"cusumThreshold"`
 	// ExceedanceThreshold is the decision interval h of the exceedance
-	// chart, a CUSUM of log-likelihood ratios of where each sample falls
-	// among the sliding window's samples (at or below their 90th
-	// percentile, up to their 99th, beyond): it fires when the evidence
-	// that samples rank higher than they did reaches h nats, whatever the
-	// spread (see the package doc for the in-control run length). 0
-	// disables it.
+	// chart, a window-limited CUSUM of log-likelihood ratios of where each
+	// sample falls among the sliding window's samples (at or below their
+	// 90th percentile, up to their 99th, beyond): it fires when the
+	// evidence that samples rank higher than they did reaches h nats,
+	// whatever the spread (see the package doc for the in-control run
+	// length). 0 disables it.
 	ExceedanceThreshold float64 `json:"exceedanceThreshold"`
 	// LongZ is the z-score of the current level above the long-horizon
 	// level (in units of its own measured spread) at or above which a

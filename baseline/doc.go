@@ -66,7 +66,7 @@
 //
 // # When it alerts
 //
-// Four charts watch a key; any one of them can start an alert.
+// Five charts watch a key; any one of them can start an alert.
 //   - The EWMA chart: z = (fast − baseline) / sd, sd the larger of the
 //     measured spread of the fast EWMA and the spread independent samples
 //     would give (σ·√(Σw²) of the fast EWMA's weights: exact for bursts and
@@ -96,6 +96,45 @@
 //     a huge value in a series that is otherwise calm. Ordinary latency
 //     outliers (2–5× at a spread of 15–35 %) stay below 12 noise deviations,
 //     and a series with routine spikes keeps them in its window.
+//   - The exceedance chart, for shifts that are obvious in rank terms when
+//     the spread is huge or poorly known — a probe on a busy machine whose
+//     34-sample warm-up ran from 1.2 to 105 ms, then every sample above
+//     the warm-up's p85 or its maximum, which the charts above, measuring
+//     in a log-spread of 1.3 that the shift itself widened, missed. Ranks
+//     need no spread: whatever the distribution, a run of samples above
+//     nearly all of n exchangeable ones is improbable by a known amount.
+//     On well-behaved noise the σ charts are the more efficient; this one
+//     is the floor under them. Each sample is put in one of three
+//     categories by where it falls among the window's samples: at or below
+//     their 90th percentile, up to their 99th (their maximum while the
+//     window holds fewer than 100), or beyond; never below the baseline plus
+//     1.28 and 2.33 of its standard deviations, so a window that a stuck
+//     source made flat does not turn noise into exceedances. A CUSUM adds
+//     the log-likelihood ratio of each category, ln(a/p), between the
+//     chances a 2σ shift of a normal series gives (a = 0.24, 0.39, 0.37)
+//     and the chances p in control. p is exact for exchangeable samples
+//     whatever their distribution — (n − q(n−1))/(n+1) for the q-quantile
+//     of n samples, so a young window's quantiles, exceeded more often,
+//     weigh less — and learned from the categories the key shows (a prior
+//     of 20 samples), never below nominal, so ties and discrete values
+//     weigh less and nothing weighs more. The ratios are divided by the
+//     variance inflation of runs — of exceedances as a two-state Markov
+//     chain, (1+λ)/(1−λ), and of short runs of residuals as the CUSUM's
+//     unit measures it — and past 2 the chart stands down: a series whose
+//     samples wander together (a machine metric) is no set of independent
+//     looks, and the charts above judge it in the spread its runs show.
+//     The chart is window-limited: an excursion that has not reached
+//     detector.exceedanceThreshold (12) within 16 spacings starts again
+//     from zero, so it finds changes, not drifts; and while it is above
+//     zero its references, ratios and unit stay what they were, so a
+//     shift cannot raise the bar it is measured against. It needs 30
+//     samples in the window (a 5-minute series is the other charts'). On
+//     independent samples its in-control run length is about 950,000
+//     samples, a quarter of the CUSUM's false alarms, so the two together
+//     stay within the same target; it finds a 2σ shift of a normal series
+//     after 6 samples at the median (11 at p90), a 3σ one after 3, and a
+//     run of samples beyond the window's p99 after 3 — all measured by
+//     TestExceedanceCalibration.
 //
 // Every chart also wants a relevant effect: the level (or the sample, for
 // the CUSUM and spikes) at least detector.minRatio (1.1×) of the baseline.
@@ -113,6 +152,14 @@
 // least 24 samples), the new level is accepted: the baseline and the long
 // level adopt the shadow, the alert resolves (Event.Accepted), and a lasting
 // shift does not fire for weeks.
+//
+// A young key's baseline is a running mean (see above): by the time any
+// chart is sure of a shift it has learned a good part of it. So when the
+// exceedance chart fires, everything learned since its excursion began —
+// the baselines, spreads and its own counts, as they were at its last
+// zero, the CUSUM's estimate of when the change started — is restored:
+// the alert reports the shift against the normal it interrupted, and the
+// charts keep seeing it until it ends or is accepted.
 //
 // Score, for dashboards and backtests: 0 for every chart at or below 0 and
 // while learning, otherwise z²/(z² + enterZ²) for the largest chart, each
@@ -134,9 +181,9 @@
 // saved with its file format, versioned, checksummed per file and per
 // entry, and renamed into place atomically. Restore decodes everything into
 // fresh maps and swaps them in only when all is valid; a missing, truncated,
-// corrupt or other-version checkpoint (version 1, before the charts above
-// existed, included) logs a warning and leaves a fresh (or the current)
-// state. RunCheckpoints saves periodically and on shutdown.
+// corrupt or other-version checkpoint (versions 1 and 2, from before the
+// charts above, included) logs a warning and leaves a fresh (or the
+// current) state. RunCheckpoints saves periodically and on shutdown.
 //
 // Measured speed, memory and detection quality are in BENCHMARKS.md.
 package baseline

@@ -102,8 +102,9 @@ type Event struct {
 	// further); Ratio is Current / BaselineMean (0 when the baseline is not
 	// positive). An alert started by a single huge sample (the spike rule)
 	// reports that sample as Current, its ratio, and its Z in noise
-	// standard deviations. An alert started by the CUSUM may show a Z below
-	// detector.enterZ: its Score says how far the CUSUM was.
+	// standard deviations. An alert started by the CUSUM or the exceedance
+	// chart may show a Z below detector.enterZ: its Score says how far that
+	// chart was.
 	Z     float64
 	Ratio float64
 	// SLO is the prior the key was judged against (0 when it has none).
