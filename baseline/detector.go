@@ -201,7 +201,7 @@ func (d *Detector) observe(x float64, t int64, ev *Event) bool {
 	if dt == d.cDt && d.spacing.Typical == d.cSp && d.n > 2 {
 		s.w = d.cw
 	} else {
-		s.w = d.weights(dt)
+		s.w = *d.weights(dt)
 	}
 	learning := !d.learned
 	if d.nLearn < math.MaxUint32 {

@@ -14,17 +14,20 @@ type weights struct {
 }
 
 // weights returns the EWMA weights of a sample dt seconds after the previous
-// one. Half-lives are at least a number of typical spacings. A gap counts
-// for at least an eighth of a spacing (so duplicate timestamps still count
-// a little) and for at most maxGap spacings or a sixteenth of the memory,
-// whichever is longer: the first sample after an outage moves no memory by
-// more than 4 % of the way, while the pauses between the bursts of a
-// request-driven series still count for the time they last.
-func (d *Detector) weights(dt float64) weights {
+// one: the cache d.cw, which it fills. Half-lives are at least a number of
+// typical spacings. A gap counts for at least an eighth of a spacing (so
+// duplicate timestamps still count a little) and for at most maxGap
+// spacings or a sixteenth of the memory, whichever is longer: the first
+// sample after an outage moves no memory by more than 4 % of the way, while
+// the pauses between the bursts of a request-driven series still count for
+// the time they last.
+func (d *Detector) weights(dt float64) *weights {
 	sp := d.spacing.Typical
 	p := d.p
 	lo, hi := fmax(dt, 0), fmax(dt, 0)
-	w := weights{cusum: 1}
+	// Written in place: the cache for the next sample with the same gap.
+	w := &d.cw
+	w.cusum = 1
 	// 1/max(h, n·sp) = min(1/h, 1/(n·sp)): one division per sample.
 	var isp float64
 	if sp > 0 {
@@ -45,7 +48,7 @@ func (d *Detector) weights(dt float64) weights {
 	w.fast = oneMinusExp(x(fmin(p.invFastHalfLife, p.invFhlN*isp)))
 	w.long = oneMinusExp(x(fmin(p.invLongHalfLife, p.invHlN*isp)))
 	w.season = oneMinusExp(x(p.invDailyHalfLife))
-	d.cDt, d.cSp, d.cw = dt, sp, w
+	d.cDt, d.cSp = dt, sp
 	return w
 }
 
