@@ -50,10 +50,10 @@ func (g *gen) next(m *busyProbe) float64 {
 // twice: first right after the detector's warm-up — 34 to 60 samples of
 // heavy-tailed noise, a spread no σ estimate from so few samples pins down —
 // then again after two hours of learning. Each injection adds 20–120× the
-// fast path (30–360 ms at 3 ms; the repro's +40 ms on 1.5 ms is 27×): every
-// call is then slower than the p80–p90 of the warm-up, often than its
-// maximum, though far less than 10 σ of the log-spread. Each lasts 2–5
-// minutes, its window.
+// fast path (20–120 ms at 1 ms, 60–360 ms at 3 ms; the repro's +40 ms on
+// 1.5 ms is 27×): most calls are then slower than the warm-up's p80–p90,
+// often than its maximum, though far less than 10 σ of the log-spread.
+// Each lasts 2–5 minutes, its window.
 func noisyWarmupStep(g *gen) {
 	m := g.busyProbe()
 	type injection struct {
