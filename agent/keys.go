@@ -3,6 +3,9 @@ package agent
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/kubepulse/kubepulse/agent/alerts"
 
 	"github.com/kubepulse/kubepulse/agent/instrument"
 	"github.com/kubepulse/kubepulse/agent/instrument/classify"
@@ -68,6 +71,14 @@ type registry struct {
 type keyInfo struct {
 	series
 	history *history // nil for keys beyond maxCharted: no chart, no memory
+	// driftFiring is set while the key's drift alert fires, so that its
+	// samples refresh the alert's numbers.
+	driftFiring atomic.Bool
+}
+
+// alertTarget is what the key's alerts are about.
+func (ki *keyInfo) alertTarget() alerts.Target {
+	return alerts.Target{Verb: ki.Verb, Resource: ki.Resource, Phase: alertPhase(ki.Phase), Probe: ki.Probe}
 }
 
 // maxCharted bounds the keys that keep a chart history: the probes and the

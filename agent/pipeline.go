@@ -63,33 +63,54 @@ func (p *pipeline) observe(o *instrument.Observation, phase string, d time.Durat
 }
 
 // sample feeds one value to the tracker, records it for the chart and turns
-// a drift event into an alert change.
+// a drift event into an alert change. While a key's drift alert fires, each
+// sample refreshes the alert's numbers (as Prometheus re-evaluates an
+// alert's annotations): an alert fires while the fast EWMA is still on its
+// way up, and the page and Alertmanager's resends should show where it got.
 func (p *pipeline) sample(key string, ki *keyInfo, v float64, at time.Time) {
 	tracker := p.trk.get()
 	ev, ok := tracker.Observe(key, v, at)
+	refresh := !ok && ki.driftFiring.Load()
 	// The chart's band needs the key's status (window quantiles): only for
-	// keys that keep a chart.
-	if ki.history == nil {
-		// no chart
-	} else if st, found := tracker.Status(key); found {
+	// keys that keep a chart, or whose alert numbers are refreshed.
+	var st baseline.KeyStatus
+	found := false
+	if ki.history != nil || refresh {
+		st, found = tracker.Status(key)
+	}
+	if found && ki.history != nil {
 		low, high := band(st)
 		ki.history.add(point{t: at.UnixNano(), v: float32(v), low: float32(low), high: float32(high)})
+	}
+	if refresh && found && st.State == baseline.StateFiring && st.Reason == baseline.ReasonDrift {
+		p.alerts.Apply(alerts.Change{
+			Name: alertmanager.KubeAPILatencyDrift, Target: ki.alertTarget(), Firing: true, At: at,
+			Numbers: driftNumbers(st.Current, st.Mean, st.Z, st.Ratio, st.Samples), P99: finite(st.P99),
+		})
+		return
 	}
 	if !ok || ev.Reason != baseline.ReasonDrift {
 		return // SLO breaches are judged by the rules, learning or not
 	}
+	ki.driftFiring.Store(ev.Kind == baseline.KindFiring)
 	p.alerts.Apply(alerts.Change{
-		Name:   alertmanager.KubeAPILatencyDrift,
-		Target: alerts.Target{Verb: ki.Verb, Resource: ki.Resource, Phase: alertPhase(ki.Phase), Probe: ki.Probe},
-		Firing: ev.Kind == baseline.KindFiring,
-		At:     ev.At,
-		Numbers: alertmanager.Numbers{
-			Stat: "ewma", Unit: alertmanager.Seconds, Current: ev.Current, Reference: ev.BaselineMean,
-			Z: ev.Z, Ratio: ev.Ratio, Samples: int(ev.Samples),
-		},
-		P99:    finite(ev.BaselineP99),
-		Detail: acceptedNote(ev),
+		Name:    alertmanager.KubeAPILatencyDrift,
+		Target:  ki.alertTarget(),
+		Firing:  ev.Kind == baseline.KindFiring,
+		At:      ev.At,
+		Numbers: driftNumbers(ev.Current, ev.BaselineMean, ev.Z, ev.Ratio, ev.Samples),
+		P99:     finite(ev.BaselineP99),
+		Detail:  acceptedNote(ev),
 	})
+}
+
+// driftNumbers are a drift alert's numbers: the fast EWMA against the
+// learned baseline.
+func driftNumbers(current, baselineMean, z, ratio float64, samples uint64) alertmanager.Numbers {
+	return alertmanager.Numbers{
+		Stat: "ewma", Unit: alertmanager.Seconds, Current: current, Reference: baselineMean,
+		Z: z, Ratio: ratio, Samples: int(samples),
+	}
 }
 
 func acceptedNote(ev baseline.Event) string {

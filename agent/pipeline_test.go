@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/kubepulse/kubepulse/agent/config"
 	"github.com/kubepulse/kubepulse/agent/instrument"
 	"github.com/kubepulse/kubepulse/agent/instrument/classify"
+	"github.com/kubepulse/kubepulse/agent/status"
 	"github.com/kubepulse/kubepulse/baseline"
 	"github.com/kubepulse/kubepulse/exporters/alertmanager"
 )
@@ -92,6 +94,63 @@ func TestPipelineKeysAndDrift(t *testing.T) {
 	st := p.alerts.Status(at)
 	if len(st) != 2 || st[0].State != "resolved" || !strings.Contains(st[0].Description, "vs baseline") {
 		t.Errorf("status after recovery = %+v", st)
+	}
+}
+
+// TestPipelineRefreshesFiringNumbers: a drift alert fires before the fast
+// EWMA has reached the new level; while it fires, its numbers follow the
+// key (start time kept), so the page and Alertmanager's resends show how
+// far latency really moved.
+func TestPipelineRefreshesFiringNumbers(t *testing.T) {
+	p := newTestPipeline(t)
+	at := t0
+	step := func(server time.Duration) {
+		p.Report(podsList("pods_list_node", at, server))
+		at = at.Add(time.Second)
+	}
+	for i := range 300 {
+		step(time.Duration(4000+(i%7)*150) * time.Microsecond)
+	}
+	target := alerts.Target{Verb: "list", Resource: "pods", Phase: "server", Probe: "pods_list_node"}
+	firingAlert := func() (status.Alert, bool) {
+		for _, a := range p.alerts.Status(at) {
+			if a.State == "firing" && a.Labels["phase"] == "server" {
+				return a, true
+			}
+		}
+		return status.Alert{}, false
+	}
+	var first status.Alert
+	for i := 0; ; i++ {
+		if i == 30 {
+			t.Fatalf("a 2× slowdown did not fire in 30 samples: %+v", p.alerts.Status(at))
+		}
+		step(9 * time.Millisecond)
+		if a, ok := firingAlert(); ok {
+			first = a
+			break
+		}
+	}
+	for range 60 {
+		step(9 * time.Millisecond)
+	}
+	if !p.alerts.Firing(alertmanager.KubeAPILatencyDrift, target) {
+		t.Fatal("the alert stopped firing while latency stayed high")
+	}
+	now, _ := firingAlert()
+	if !now.Since.Equal(first.Since) {
+		t.Errorf("refresh moved the start: %v, first %v", now.Since, first.Since)
+	}
+	key, _ := p.trk.get().Status("pods_list_node/server")
+	// 9 ms against ~4.4 ms learned: the alert fired on the way up, a minute
+	// later the numbers are the key's own.
+	if !(now.Ratio > 1.8 && now.Ratio > first.Ratio && now.Current > first.Current &&
+		now.Current == key.Current && now.Samples == int64(key.Samples)) {
+		t.Errorf("numbers not refreshed: at fire ratio %.2f current %v samples %d; a minute later ratio %.2f current %v samples %d",
+			first.Ratio, first.Current, first.Samples, now.Ratio, now.Current, now.Samples)
+	}
+	if !strings.Contains(now.Description, fmt.Sprintf("%.2f×", now.Ratio)) {
+		t.Errorf("description not refreshed with ratio %.2f: %q", now.Ratio, now.Description)
 	}
 }
 

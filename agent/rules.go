@@ -193,7 +193,7 @@ func evaluateSLO(m *alerts.Manager, keys *registry, st baseline.KeyStatus) {
 	if !ok || ki.SLO == 0 || st.Samples == 0 {
 		return
 	}
-	target := alerts.Target{Verb: ki.Verb, Resource: ki.Resource, Phase: alertPhase(ki.Phase), Probe: ki.Probe}
+	target := ki.alertTarget()
 	firing := m.Firing(alertmanager.KubeAPILatencySLOBreach, target)
 	cur := st.Current
 	nums := alertmanager.Numbers{Stat: "ewma", Unit: alertmanager.Seconds, Current: cur, Reference: ki.SLO,
