@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/kubepulse/kubepulse/baseline/internal/wire"
 	"github.com/kubepulse/kubepulse/baseline/window"
 )
 
@@ -137,19 +138,27 @@ var errWindowLayout = errors.New("window layout differs from the configuration")
 // detector keeps everything else) and reported with errWindowLayout. It
 // never panics, whatever the input.
 func decodeEntry(b []byte, p *params) (key string, d *Detector, err error) {
-	r := dec{b: b}
-	kb := r.bytes(64 << 10)
-	if r.err != nil {
-		return "", nil, r.err
+	key, d, err = decodeEntryFields(b, p)
+	if err != nil && !errors.Is(err, errWindowLayout) {
+		return "", nil, fmt.Errorf("invalid state: %w", err)
+	}
+	return key, d, err
+}
+
+func decodeEntryFields(b []byte, p *params) (key string, d *Detector, err error) {
+	r := wire.Reader{B: b}
+	kb := r.Bytes(64 << 10)
+	if r.Err != nil {
+		return "", nil, r.Err
 	}
 	key = string(kb)
 	d = newDetector(p, 0)
 	werr := d.decodeState(&r)
-	if r.err != nil {
-		return "", nil, r.err
+	if r.Err != nil {
+		return "", nil, r.Err
 	}
-	if len(r.b) != 0 {
-		return "", nil, fmt.Errorf("%d trailing bytes", len(r.b))
+	if len(r.B) != 0 {
+		return "", nil, fmt.Errorf("%d trailing bytes", len(r.B))
 	}
 	if werr != nil && !errors.Is(werr, errWindowLayout) {
 		return "", nil, werr
@@ -157,133 +166,133 @@ func decodeEntry(b []byte, p *params) (key string, d *Detector, err error) {
 	return key, d, werr
 }
 
-func (d *Detector) decodeState(r *dec) error {
-	d.slo = r.f64("slo")
-	d.n = r.u64()
-	d.nLearn = r.u32()
-	d.last = int64(r.u64())
-	d.spacing.Typical = r.f64("spacing")
-	d.spacing.N = r.u32()
-	mode, flags, state, reason, kind := r.byte(), r.byte(), r.byte(), r.byte(), r.byte()
-	d.run = r.u16()
-	d.quiet = r.u16()
+func (d *Detector) decodeState(r *wire.Reader) error {
+	d.slo = r.F64("slo")
+	d.n = r.U64()
+	d.nLearn = r.U32()
+	d.last = int64(r.U64())
+	d.spacing.Typical = r.F64("spacing")
+	d.spacing.N = r.U32()
+	mode, flags, state, reason, kind := r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte()
+	d.run = r.U16()
+	d.quiet = r.U16()
 	for _, v := range [...]*float64{&d.slow.Mean, &d.slow.Var, &d.trend, &d.dev2, &d.fast, &d.prev[0], &d.prev[1], &d.fastV, &d.shadow.Mean, &d.shadow.Var} {
-		*v = r.f64("baseline")
+		*v = r.F64("baseline")
 	}
-	d.shadowN = r.u32()
-	d.minPos = r.f64("minPos")
-	d.episode = int64(r.u64())
-	d.since = int64(r.u64())
-	d.first = int64(r.u64())
-	d.nonPos = r.u64()
+	d.shadowN = r.U32()
+	d.minPos = r.F64("minPos")
+	d.episode = int64(r.U64())
+	d.since = int64(r.U64())
+	d.first = int64(r.U64())
+	d.nonPos = r.U64()
 	for _, v := range [...]*float64{&d.cusum, &d.rm, &d.rv, &d.dd2, &d.long, &d.ldev2} {
-		*v = r.f64("charts")
+		*v = r.F64("charts")
 	}
 	ss := &d.season
 	for i := range seasonBins {
-		ss.v[i] = r.f64("daily profile")
-		ss.w[i] = r.f64("daily profile weight")
+		ss.v[i] = r.F64("daily profile")
+		ss.w[i] = r.F64("daily profile weight")
 	}
-	ss.cur = int32(r.u32())
-	ss.b0 = int32(r.u32())
-	ss.from = int64(r.u64())
+	ss.cur = int32(r.U32())
+	ss.b0 = int32(r.U32())
+	ss.from = int64(r.U64())
 	for _, v := range [...]*float64{&ss.n, &ss.sum, &ss.keep, &ss.at0, &ss.rate} {
-		*v = r.f64("daily profile")
+		*v = r.F64("daily profile")
 	}
 	c, sc := &d.cw, &d.sc
 	for _, v := range [...]*float64{&d.value, &d.z, &d.zl, &d.zs, &d.sv, &d.cDt, &d.cSp, &c.slow, &c.fast, &c.long, &c.season, &c.cusum,
 		&sc.fl, &sc.sd, &sc.cf, &sc.sz, &sc.sl, &sc.s1, &sc.isz, &sc.isl, &sc.is1} {
-		*v = r.f64("status")
+		*v = r.F64("status")
 	}
 	x, m := &d.ex, &d.ex.snap
 	for _, v := range [...]*float64{&x.s, &x.lo, &x.hi, &x.inc[0], &x.inc[1], &x.inc[2], &x.counts[0], &x.counts[1], &x.counts[2], &x.starts, &x.unit, &x.down, &x.span,
 		&m.slow.Mean, &m.slow.Var, &m.trend, &m.dev2, &m.rv, &m.dd2, &m.long, &m.ldev2, &m.counts[0], &m.counts[1], &m.counts[2], &m.starts} {
-		*v = r.f64("exceedance chart")
+		*v = r.F64("exceedance chart")
 	}
-	x.decayed, m.decayed = r.u64(), r.u64()
-	if r.err != nil {
-		return r.err
+	x.decayed, m.decayed = r.U64(), r.U64()
+	if r.Err != nil {
+		return r.Err
 	}
 	switch {
 	case mode > modeLinear:
-		r.fail(fmt.Sprintf("transform mode %d", mode))
+		r.Fail(fmt.Sprintf("transform mode %d", mode))
 	case flags&^63 != 0:
-		r.fail(fmt.Sprintf("flags %#x", flags))
+		r.Fail(fmt.Sprintf("flags %#x", flags))
 	case kind > scoreDrift:
-		r.fail(fmt.Sprintf("score kind %d", kind))
+		r.Fail(fmt.Sprintf("score kind %d", kind))
 	case State(state) < StateNormal || State(state) > StateFiring:
-		r.fail(fmt.Sprintf("state %d", state))
+		r.Fail(fmt.Sprintf("state %d", state))
 	case Reason(reason) > ReasonSLO:
-		r.fail(fmt.Sprintf("reason %d", reason))
+		r.Fail(fmt.Sprintf("reason %d", reason))
 	case d.slo < 0 || d.slow.Var < 0 || d.dev2 < 0 || d.fastV < 0 || d.shadow.Var < 0 || d.spacing.Typical < 0 || d.minPos < 0 ||
 		d.cusum < 0 || d.rv < 0 || d.dd2 < 0 || d.ldev2 < 0:
-		r.fail("a negative variance, statistic, spacing or SLO")
+		r.Fail("a negative variance, statistic, spacing or SLO")
 	case d.nonPos > d.n:
-		r.fail(fmt.Sprintf("last non-positive sample %d of %d", d.nonPos, d.n))
+		r.Fail(fmt.Sprintf("last non-positive sample %d of %d", d.nonPos, d.n))
 	case d.ex.decayed > d.n || d.ex.snap.decayed > d.n:
-		r.fail(fmt.Sprintf("exceedance counts decayed to sample %d of %d", d.ex.decayed, d.n))
+		r.Fail(fmt.Sprintf("exceedance counts decayed to sample %d of %d", d.ex.decayed, d.n))
 	}
 	for _, w := range d.season.w {
 		if w < 0 {
-			r.fail("a negative daily profile weight")
+			r.Fail("a negative daily profile weight")
 		}
 	}
 	if x.s < 0 || x.starts < 0 || x.span < 0 || x.unit < 0 || x.unit > 1 || x.down > 0 || m.slow.Var < 0 || m.dev2 < 0 || m.rv < 0 || m.dd2 < 0 || m.ldev2 < 0 || m.starts < 0 ||
 		x.counts[0] < 0 || x.counts[1] < 0 || x.counts[2] < 0 || m.counts[0] < 0 || m.counts[1] < 0 || m.counts[2] < 0 {
-		r.fail("a negative exceedance chart statistic")
+		r.Fail("a negative exceedance chart statistic")
 	}
 	if ss := &d.season; ss.cur < -1 || ss.cur >= seasonBins || ss.b0 < 0 || ss.b0 >= seasonBins || ss.n < 0 || ss.keep < 0 || ss.keep > 1 {
-		r.fail("a daily profile batch or segment out of range")
+		r.Fail("a daily profile batch or segment out of range")
 	}
 	d.mode, d.learned, d.armed, d.stale, d.scoreKind = mode, flags&1 != 0, flags&2 != 0, flags&4 != 0, kind
 	x.ready, x.above, x.saved = flags&8 != 0, flags&16 != 0, flags&32 != 0
 	d.state, d.reason = State(state), Reason(reason)
-	if r.err != nil {
-		return r.err
+	if r.Err != nil {
+		return r.Err
 	}
 	return d.decodeWindow(r)
 }
 
-func (d *Detector) decodeWindow(r *dec) error {
-	buckets, bins := r.uvarint(), r.uvarint()
-	width0 := r.f64("window width")
-	head := int64(r.u64())
-	cur := r.uvarint()
-	offset, width := r.f64("window offset"), r.f64("window width")
-	if r.err != nil {
-		return r.err
+func (d *Detector) decodeWindow(r *wire.Reader) error {
+	buckets, bins := r.Uvarint(), r.Uvarint()
+	width0 := r.F64("window width")
+	head := int64(r.U64())
+	cur := r.Uvarint()
+	offset, width := r.F64("window offset"), r.F64("window width")
+	if r.Err != nil {
+		return r.Err
 	}
 	if buckets > 1024 || bins > 4096 || width0 < 0 || width < 0 {
-		r.fail(fmt.Sprintf("window of %d buckets × %d bins", buckets, bins))
-		return r.err
+		r.Fail(fmt.Sprintf("window of %d buckets × %d bins", buckets, bins))
+		return r.Err
 	}
 	counts := make([]uint32, (buckets+1)*bins)
 	var total uint64
 	for row := range buckets {
-		nnz := r.uvarint()
+		nnz := r.Uvarint()
 		if nnz > bins {
-			r.fail(fmt.Sprintf("%d counts in a row of %d bins", nnz, bins))
-			return r.err
+			r.Fail(fmt.Sprintf("%d counts in a row of %d bins", nnz, bins))
+			return r.Err
 		}
 		i := uint64(0)
 		for k := range nnz {
 			if k > 0 {
 				i++
 			}
-			i += r.uvarint()
-			c := r.uvarint()
-			if r.err != nil {
-				return r.err
+			i += r.Uvarint()
+			c := r.Uvarint()
+			if r.Err != nil {
+				return r.Err
 			}
 			if i >= bins || c == 0 || c > math.MaxUint32 {
-				r.fail(fmt.Sprintf("window count %d at bin %d", c, i))
-				return r.err
+				r.Fail(fmt.Sprintf("window count %d at bin %d", c, i))
+				return r.Err
 			}
 			counts[row*bins+i] = uint32(c)
 			tot := &counts[buckets*bins+i]
 			if uint64(*tot)+c > math.MaxUint32 {
-				r.fail("window total overflows")
-				return r.err
+				r.Fail("window total overflows")
+				return r.Err
 			}
 			*tot += uint32(c)
 			total += c
@@ -296,105 +305,4 @@ func (d *Detector) decodeWindow(r *dec) error {
 	}
 	d.win.SetWidth(width0)
 	return d.win.SetState(window.State{Head: head, Cur: int(min(cur, math.MaxInt32)), Total: total, Offset: offset, Width: width, Counts: counts})
-}
-
-// dec reads the fields appendState writes, recording the first error.
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (r *dec) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("invalid state: %s", what)
-	}
-	r.b = nil
-}
-
-func (r *dec) need(n int, what string) bool {
-	if r.err != nil {
-		return false
-	}
-	if len(r.b) < n {
-		r.fail("truncated at " + what)
-		return false
-	}
-	return true
-}
-
-func (r *dec) byte() byte {
-	if !r.need(1, "a byte") {
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *dec) u16() uint16 {
-	if !r.need(2, "uint16") {
-		return 0
-	}
-	v := binary.LittleEndian.Uint16(r.b)
-	r.b = r.b[2:]
-	return v
-}
-
-func (r *dec) u32() uint32 {
-	if !r.need(4, "uint32") {
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v
-}
-
-func (r *dec) u64() uint64 {
-	if !r.need(8, "uint64") {
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-// f64 reads a float that must be finite.
-func (r *dec) f64(what string) float64 {
-	v := math.Float64frombits(r.u64())
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		r.fail(what + " is not finite")
-		return 0
-	}
-	return v
-}
-
-func (r *dec) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("truncated at uvarint")
-		return 0
-	}
-	if n > 1 && r.b[n-1] == 0 {
-		r.fail("non-minimal uvarint") // one encoding per state
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *dec) bytes(limit uint64) []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > limit || n > uint64(len(r.b)) {
-		r.fail(fmt.Sprintf("a %d-byte field", n))
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
 }

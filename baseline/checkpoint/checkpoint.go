@@ -37,6 +37,8 @@ import (
 	"strings"
 
 	"github.com/VictoriaMetrics/fastcache"
+
+	"github.com/kubepulse/kubepulse/baseline/internal/wire"
 )
 
 // FormatVersion is the version of the container format written by Save.
@@ -388,92 +390,35 @@ func (m *manifest) unmarshal(b []byte) error {
 	if checksum(body) != sum {
 		return errors.New("manifest checksum mismatch")
 	}
-	r := reader{b: body[len(magic):]}
-	if m.Format = r.u32(); m.Format != FormatVersion {
+	r := wire.Reader{B: body[len(magic):]}
+	if m.Format = r.U32(); m.Format != FormatVersion {
 		return fmt.Errorf("%w: format %d, this build reads %d", ErrVersion, m.Format, FormatVersion)
 	}
-	m.Kind = string(r.bytes(256))
-	m.Version = r.u32()
-	m.Meta = slices.Clone(r.bytes(64 << 10))
-	m.Entries = r.u64()
-	n := r.uvarint()
+	m.Kind = string(r.Bytes(256))
+	m.Version = r.U32()
+	m.Meta = slices.Clone(r.Bytes(64 << 10))
+	m.Entries = r.U64()
+	n := r.Uvarint()
 	if n > 4096 {
 		return fmt.Errorf("manifest lists %d files", n)
 	}
 	m.Files = nil
 	for range n {
-		f := fileSum{Name: string(r.bytes(256))}
-		f.Size, f.CRC = r.u64(), r.u32()
+		f := fileSum{Name: string(r.Bytes(256))}
+		f.Size, f.CRC = r.U64(), r.U32()
 		if f.Name == "" || strings.ContainsAny(f.Name, `/\`) || f.Name == "." || f.Name == ".." {
 			return fmt.Errorf("bad file name %q", f.Name)
 		}
 		m.Files = append(m.Files, f)
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err != nil {
+		return r.Err
 	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("%d trailing bytes", len(r.b))
+	if len(r.B) != 0 {
+		return fmt.Errorf("%d trailing bytes", len(r.B))
 	}
 	if !slices.IsSortedFunc(m.Files, func(a, b fileSum) int { return strings.Compare(a.Name, b.Name) }) {
 		return errors.New("file list not sorted")
 	}
 	return nil
-}
-
-// reader decodes little-endian fields, recording the first error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("truncated at %s", what)
-	}
-	r.b = nil
-}
-
-func (r *reader) u32() uint32 {
-	if len(r.b) < 4 {
-		r.fail("uint32")
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v
-}
-
-func (r *reader) u64() uint64 {
-	if len(r.b) < 8 {
-		r.fail("uint64")
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("uvarint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bytes(limit uint64) []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > limit || n > uint64(len(r.b)) {
-		r.fail(fmt.Sprintf("a %d-byte field", n))
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
 }
